@@ -1,0 +1,1 @@
+"""Reusable Pulumi ComponentResources. They take typed args and never read config."""

@@ -1,0 +1,1 @@
+"""The Pulumi program, its typed configuration and the `Pulumi.<stack>.yaml` files."""

@@ -1,0 +1,154 @@
+"""The RedisCluster specs the program registers, started on a real Docker engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import pytest
+
+from stacks import addressing
+from tests.support import dockerenv, rediscluster
+from tests.support.capture import Capture, run_program
+from tests.support.dockerapply import Applied, Applier, sweep
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Deployed:
+    capture: Capture
+    applied: Applied
+    password: str
+    subnet: str
+    port_base: int
+    stack: str
+
+    def output(self, name: str) -> Any:
+        return self.capture.outputs[name][0]
+
+    def node_ports(self) -> list[int]:
+        return [n["hostPort"] for n in self.output("redisNodes")]
+
+
+@pytest.fixture(scope="module")
+def deployed(docker_client: docker.DockerClient, redis_image: str) -> Iterator[Deployed]:
+    run = dockerenv.run_id()
+    stack = f"it{run}"
+    password = dockerenv.password()
+    subnet = dockerenv.free_subnet(docker_client)
+    base = dockerenv.free_port_block(6)
+    capture = run_program(
+        stack,
+        {"network": {"subnet": subnet}, "redis": {"image": redis_image, "hostPortBase": base}},
+        {"redisPassword": password},
+    )
+    applier = Applier(docker_client, run)
+    try:
+        applier.apply(capture)
+        yield Deployed(capture, applier.applied, password, subnet, base, stack)
+    finally:
+        applier.applied.destroy()
+        sweep(docker_client, run)
+
+
+def test_init_container_forms_the_cluster(deployed: Deployed, docker_client) -> None:
+    logs = docker_client.containers.get(f"infra-{deployed.stack}-redis-init").logs().decode()
+    assert "creating the cluster: 6 nodes, 1 replica(s) per master" in logs
+    assert "all 16384 slots covered" in logs
+
+
+def test_every_node_reports_cluster_ok(deployed: Deployed) -> None:
+    for port in deployed.node_ports():
+        info = rediscluster.cluster_info("127.0.0.1", port, deployed.password)
+        assert info["cluster_state"] == "ok"
+        assert info["cluster_slots_assigned"] == "16384"
+        assert info["cluster_slots_ok"] == "16384"
+        assert info["cluster_known_nodes"] == "6"
+        assert info["cluster_size"] == "3"
+
+
+def test_one_replica_per_master_at_announced_addresses(deployed: Deployed) -> None:
+    topo = rediscluster.topology("127.0.0.1", deployed.port_base, deployed.password)
+    assert len(topo) == 3
+    assert all(len(replicas) == 1 for replicas in topo.values())
+    announced = {addr for m, r in topo.items() for addr in [m, *r]}
+    expected = {f"{ip}:6379" for ip in addressing.addresses(deployed.subnet, "redis", 6)}
+    assert announced == expected
+
+
+def test_auth_is_required(deployed: Deployed) -> None:
+    import redis
+
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=deployed.port_base).ping()
+
+
+def test_host_client_follows_redirects(deployed: Deployed) -> None:
+    client = rediscluster.host_cluster_client(
+        deployed.output("redisHostAddressMap"), deployed.password
+    )
+    for i in range(500):
+        client.set(f"host:{i}", str(i))
+    assert [client.get(f"host:{i}") for i in range(500)] == [str(i) for i in range(500)]
+    # keys really are spread over the three masters
+    per_master = [n.redis_connection.dbsize() for n in client.get_primaries()]
+    assert len(per_master) == 3 and all(count > 0 for count in per_master)
+    client.close()
+
+
+def test_container_on_the_stack_network_follows_redirects(
+    deployed: Deployed, docker_client, redis_image: str
+) -> None:
+    app_ip = addressing.addresses(deployed.subnet, "apps", 1)[0]
+    node0 = deployed.output("redisNodes")[0]["ip"]
+    script = (
+        "for i in $(seq 1 50); do redis-cli -c -h $SEED --no-auth-warning set app:$i v$i >/dev/null; done;"
+        " for i in $(seq 1 50); do redis-cli -c -h $SEED --no-auth-warning get app:$i; done"
+    )
+    net = docker_client.networks.get(deployed.output("networkName"))
+    container = docker_client.containers.create(
+        redis_image, ["sh", "-c", script], environment={"SEED": node0,
+                                                        "REDISCLI_AUTH": deployed.password},
+        labels={"infra.test-run": deployed.stack[2:]}, network=net.name,
+    )
+    try:
+        net.disconnect(container)
+        net.connect(container, ipv4_address=app_ip)
+        container.start()
+        assert container.wait(timeout=60)["StatusCode"] == 0
+        out = container.logs().decode().split()
+    finally:
+        container.remove(force=True)
+    assert out == [f"v{i}" for i in range(1, 51)]
+
+
+def test_restart_of_every_container_keeps_cluster_and_data(
+    deployed: Deployed, docker_client
+) -> None:
+    client = rediscluster.host_cluster_client(
+        deployed.output("redisHostAddressMap"), deployed.password
+    )
+    for i in range(1000):
+        client.set(f"durable:{i}", str(i))
+    client.close()
+    names = deployed.applied.containers
+    containers = [docker_client.containers.get(n) for n in names]
+    for c in containers:
+        c.stop(timeout=10)
+    for c in containers:
+        c.start()
+    for port in deployed.node_ports():
+        dockerenv.wait_for(
+            lambda p=port: rediscluster.cluster_ok("127.0.0.1", p, deployed.password), timeout=90
+        )
+    client = rediscluster.host_cluster_client(
+        deployed.output("redisHostAddressMap"), deployed.password
+    )
+    values = [client.get(f"durable:{i}") for i in range(1000)]
+    client.close()
+    assert values == [str(i) for i in range(1000)]
+    init = docker_client.containers.get(f"infra-{deployed.stack}-redis-init")
+    dockerenv.wait_for(lambda: "not creating it again" in init.logs().decode(), timeout=60)

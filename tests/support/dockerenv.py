@@ -1,0 +1,91 @@
+"""Helpers for tests and benchmarks that run on a real Docker engine."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Callable
+
+import docker
+import redis
+
+LOCAL_REDIS_IMAGE = os.environ.get("INFRA_REDIS_IMAGE", "infra-local/redis:debian")
+
+
+def docker_client() -> docker.DockerClient:
+    """A client for the running engine, or a clear error naming the fix."""
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except Exception as exc:  # any failure here means "no engine"
+        raise RuntimeError(
+            f"no Docker engine answers ({exc}); start one with scripts/setup-docker.sh"
+        ) from exc
+    return client
+
+
+def require_image(client: docker.DockerClient, image: str = LOCAL_REDIS_IMAGE) -> str:
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound as exc:
+        raise RuntimeError(f"image {image} is missing: run scripts/build-redis-image.sh") from exc
+    return image
+
+
+def run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def free_subnet(client: docker.DockerClient) -> str:
+    """A /24 in 172.30.0.0/16 that no Docker network on this engine uses."""
+    used = []
+    for net in client.networks.list():
+        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Subnet") and ":" not in cfg["Subnet"]:
+                used.append(ipaddress.IPv4Network(cfg["Subnet"]))
+    candidates = list(ipaddress.IPv4Network("172.30.0.0/16").subnets(new_prefix=24))
+    random.shuffle(candidates)
+    for cand in candidates:
+        if not any(cand.overlaps(u) for u in used):
+            return str(cand)
+    raise RuntimeError("no free /24 in 172.30.0.0/16")
+
+
+def free_port_block(count: int) -> int:
+    """A base port such that base..base+count-1 are free on 127.0.0.1."""
+    for _ in range(200):
+        base = random.randrange(20000, 40000 - count)
+        if all(_port_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no free port block")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> float:
+    """Seconds until `predicate()` held; raises TimeoutError after `timeout`."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if predicate():
+                return time.monotonic() - start
+        except (redis.RedisError, OSError):
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout}s")

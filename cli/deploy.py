@@ -1,0 +1,212 @@
+"""The deploy service: the only code that talks to Pulumi's Automation API.
+
+Every command goes through the same gate: config validated from the stack file
+(exit 2, nothing touched), backend and secrets settings checked (exit 2), tools
+present (exit 4); only then is the engine started. Engine failures are turned
+into the CLI's errors here, so commands stay thin.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi import automation as auto
+
+from cli import tools
+from cli.errors import InvalidInput, OperationFailed, StackLocked, ToolMissing
+from cli.plan import PlanRecorder
+from cli.project import LOCAL_STACK, Project, check_stack_name, engine_env, local_state_dir_for
+from stacks.config import ConfigInvalid, StackConfig, load_stack_config, read_stack_file
+from stacks.config.root import SECRET_GENERATORS
+
+PROJECT_NAMESPACE = "infra"
+EventHandler = Callable[[auto.EngineEvent], None]
+
+
+@dataclass
+class OutputItem:
+    name: str
+    value: Any
+    secret: bool
+
+
+def validate(project: Project, stack: str) -> StackConfig:
+    check_stack_name(stack)
+    try:
+        return load_stack_config(project.stacks_dir, stack)
+    except ConfigInvalid as exc:
+        raise InvalidInput(
+            f"invalid config in stacks/Pulumi.{stack}.yaml", [str(p) for p in exc.problems]
+        ) from None
+
+
+def uses_local_docker(project: Project, stack: str, config: StackConfig) -> bool:
+    """Docker components on the local engine (no `docker:host` in the stack file)."""
+    if not ({"redis", "mongo"} & set(config.enabled_components())):
+        return False
+    raw = read_stack_file(project.stack_file(stack))
+    return "docker:host" not in raw and not os.environ.get("INFRA_SKIP_DOCKER_CHECK")
+
+
+class Deployer:
+    """Runs one engine operation on one stack of the project."""
+
+    def __init__(self, project: Project, stack: str) -> None:
+        self.project = project
+        self.stack_name = stack
+        self.config = validate(project, stack)
+        self.env = engine_env(project, stack)
+
+    # --- gates -----------------------------------------------------------------
+    def require_pulumi(self) -> str:
+        return tools.pulumi_cli(self.env.get("PATH", os.environ.get("PATH")))
+
+    def require_docker(self) -> None:
+        if uses_local_docker(self.project, self.stack_name, self.config):
+            tools.docker_engine()
+
+    # --- stack -----------------------------------------------------------------
+    def _workspace_opts(self, binary: str) -> auto.LocalWorkspaceOptions:
+        root = os.path.dirname(os.path.dirname(binary))
+        command = auto.PulumiCommand(root=root) if os.path.basename(root) else None
+        return auto.LocalWorkspaceOptions(
+            work_dir=str(self.project.root), env_vars=self.env, pulumi_command=command
+        )
+
+    def stack(self, create: bool = True) -> auto.Stack:
+        binary = self.require_pulumi()
+        local_state_dir_for(self.project, self.env)
+        with engine_errors(self.stack_name):
+            opts = self._workspace_opts(binary)
+            if create:
+                return auto.create_or_select_stack(
+                    self.stack_name, work_dir=str(self.project.root), opts=opts
+                )
+            return auto.select_stack(self.stack_name, work_dir=str(self.project.root), opts=opts)
+
+    def ensure_secrets(self, stack: auto.Stack, generate: bool) -> list[str]:
+        """Generate missing secrets (local stack, `init`); elsewhere refuse."""
+        with engine_errors(self.stack_name):
+            present = stack.get_all_config()
+        missing = [k for k in SECRET_GENERATORS if f"{PROJECT_NAMESPACE}:{k}" not in present]
+        if missing and not generate:
+            raise InvalidInput(
+                f"stack '{self.stack_name}' has no value for {', '.join(missing)}",
+                [f"run `infra init {self.stack_name} --secrets-only` once and commit "
+                 f"stacks/Pulumi.{self.stack_name}.yaml (secrets are stored encrypted)"],
+            )
+        with engine_errors(self.stack_name):
+            for key in missing:
+                stack.set_config(
+                    f"{PROJECT_NAMESPACE}:{key}",
+                    auto.ConfigValue(value=SECRET_GENERATORS[key](), secret=True),
+                )
+        return missing
+
+    # --- operations --------------------------------------------------------------
+    def preview(self, on_event: EventHandler, diff: bool = False) -> PlanRecorder:
+        stack = self.stack()
+        self.ensure_secrets(stack, generate=self.stack_name == LOCAL_STACK)
+        recorder = PlanRecorder(self.stack_name)
+
+        def handler(event: auto.EngineEvent) -> None:
+            recorder(event)
+            on_event(event)
+
+        with engine_errors(self.stack_name):
+            stack.preview(diff=diff, on_event=handler, color="never")
+        return recorder
+
+    def up(self, on_event: EventHandler) -> auto.UpResult:
+        self.require_docker()
+        stack = self.stack()
+        self.ensure_secrets(stack, generate=self.stack_name == LOCAL_STACK)
+        with engine_errors(self.stack_name):
+            return stack.up(on_event=on_event, color="never")
+
+    def destroy(self, on_event: EventHandler) -> auto.DestroyResult:
+        self.require_docker()
+        stack = self.stack(create=False)
+        with engine_errors(self.stack_name):
+            return stack.destroy(on_event=on_event, color="never")
+
+    def refresh(self, on_event: EventHandler) -> auto.RefreshResult:
+        self.require_docker()
+        stack = self.stack(create=False)
+        with engine_errors(self.stack_name):
+            return stack.refresh(on_event=on_event, color="never")
+
+    def outputs(self) -> list[OutputItem]:
+        stack = self.stack(create=False)
+        with engine_errors(self.stack_name):
+            values = stack.outputs()
+        return [OutputItem(k, v.value, bool(v.secret)) for k, v in sorted(values.items())]
+
+
+def init_stack(project: Project, stack: str, template: str, force: bool, secrets_only: bool) -> list[str]:
+    """Write stacks/Pulumi.<stack>.yaml from a template, then create the stack
+    in its backend and generate its secrets. Checks everything first."""
+    check_stack_name(stack)
+    target = project.stack_file(stack)
+    if not secrets_only:
+        source = project.templates_dir / f"{template}.yaml"
+        if not source.is_file():
+            known = sorted(p.stem for p in project.templates_dir.glob("*.yaml"))
+            raise InvalidInput(f"no template '{template}': use one of {', '.join(known)}")
+        if target.exists() and not force:
+            raise InvalidInput(f"{target.relative_to(project.root)} exists: pass --force to overwrite")
+    engine_env(project, stack)
+    tools.pulumi_cli(engine_env(project, stack).get("PATH", os.environ.get("PATH")))
+    if not secrets_only:
+        shutil.copyfile(source, target)
+    deployer = Deployer(project, stack)
+    return deployer.ensure_secrets(deployer.stack(), generate=True)
+
+
+@contextmanager
+def engine_errors(stack: str) -> Iterator[None]:
+    """Translate Automation API failures into the CLI's errors."""
+    try:
+        yield
+    except auto.ConcurrentUpdateError as exc:
+        raise StackLocked(
+            f"stack '{stack}' is locked by another update",
+            ["wait for it to finish; if it crashed, `pulumi cancel` (service backends) or "
+             "remove the stale lock under <backend>/.pulumi/locks/ (file backends)",
+             _last_lines(str(exc))],
+        ) from None
+    except auto.StackNotFoundError:
+        raise OperationFailed(
+            f"stack '{stack}' has no state yet: run `infra up {stack}` first"
+        ) from None
+    except auto.CommandError as exc:
+        text = str(exc)
+        host = tools.missing_language_host(text)
+        if host:
+            raise ToolMissing(
+                f"the Pulumi language host '{host}' is missing: it ships with the Pulumi CLI "
+                "(https://www.pulumi.com/docs/install/); scripts/ensure-pulumi.sh builds it offline"
+            ) from None
+        plugin = tools.missing_plugin(text)
+        if plugin:
+            raise ToolMissing(
+                f"the Pulumi provider plugin '{plugin}' is missing: run "
+                f"`pulumi plugin install resource {plugin}` on a machine with internet access",
+            ) from None
+        raise OperationFailed(f"the Pulumi engine failed on stack '{stack}'",
+                              [_last_lines(text)]) from None
+    except FileNotFoundError as exc:
+        raise ToolMissing(f"the Pulumi CLI is not installed: {tools.PULUMI_INSTALL}") from exc
+
+
+def _last_lines(text: str, count: int = 15) -> str:
+    """The engine's stderr (or the whole text), last lines, blank lines dropped."""
+    _, sep, stderr = text.partition(" stderr:")
+    body = stderr if sep else text
+    lines = [line.rstrip() for line in body.strip().splitlines() if line.strip()]
+    return "\n".join(lines[-count:])

@@ -1,0 +1,225 @@
+"""`infra`: stand up a highly available data tier with Pulumi.
+
+Commands are thin: they parse options, call the deploy service and render the
+result. Errors are handled once, in `run()`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli import __version__, deploy
+from cli.errors import INTERRUPTED, ChangesFound, InfraError, InvalidInput
+from cli.progress import Progress
+from cli.project import find_project
+
+app = typer.Typer(
+    name="infra",
+    help="Stand up a highly available data tier (Redis, MongoDB, Cloudflare edge) with Pulumi.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+class State:
+    verbose = 0
+    quiet = False
+
+
+state = State()
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+StackArg = Annotated[str, typer.Argument(help="Stack name (stacks/Pulumi.<stack>.yaml).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required without a TTY.")]
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"infra {__version__} (pulumi SDK {version('pulumi')})", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="More output; tracebacks on errors.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and results.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=version_callback,
+                                          is_eager=True, help="Show the version.")] = False,
+) -> None:
+    state.verbose = verbose
+    state.quiet = quiet
+
+
+def info(message: str) -> None:
+    if not state.quiet:
+        err.print(message, highlight=False)
+
+
+@app.command()
+def validate(stack: StackArg) -> None:
+    """Check the stack file against the typed config. Never starts Pulumi."""
+    config = deploy.validate(find_project(), stack)
+    parts = []
+    if config.redis.enabled:
+        r = config.redis
+        parts.append(f"redis {r.mode} {r.shards}x(1+{r.replicas})")
+    parts += [c for c in config.enabled_components() if c != "redis"]
+    out.print(f"stacks/Pulumi.{stack}.yaml is valid: {', '.join(parts) or 'no components'}",
+              highlight=False)
+
+
+@app.command()
+def preview(
+    stack: StackArg,
+    diff: Annotated[bool, typer.Option("--diff", help="Show property-level diffs.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON on stdout.")] = False,
+    expect_no_changes: Annotated[bool, typer.Option(
+        "--expect-no-changes", help="Exit 3 if the preview has any change.")] = False,
+) -> None:
+    """Show what `up` would change, for humans or (--json) for bots."""
+    deployer = deploy.Deployer(find_project(), stack)
+    with Progress(err, f"preview {stack}", state.verbose, quiet=state.quiet or as_json) as progress:
+        recorder = deployer.preview(progress, diff=diff)
+    plan = recorder.plan()
+    if as_json:
+        out.print_json(json.dumps(plan))
+    else:
+        info(progress.summary_line(plan["changeSummary"]))
+    if expect_no_changes and plan["hasChanges"]:
+        raise ChangesFound(f"preview of '{stack}' has changes", [
+            f"{s['op']} {s['type']} {s['name']}" for s in plan["steps"]])
+
+
+def confirm_or_refuse(action: str, stack: str, yes: bool) -> None:
+    if yes:
+        return
+    if not interactive():
+        raise InvalidInput(f"`infra {action} {stack}` needs --yes when not run from a terminal")
+    if not typer.confirm(f"{action} stack '{stack}'?", err=True):
+        raise typer.Exit(1)
+
+
+@app.command()
+def up(stack: StackArg, yes: YesOpt = False) -> None:
+    """Create or update the stack's resources."""
+    deployer = deploy.Deployer(find_project(), stack)
+    if not yes and interactive():
+        with Progress(err, f"preview {stack}", state.verbose, state.quiet) as progress:
+            plan = deployer.preview(progress).plan()
+        info(progress.summary_line(plan["changeSummary"]))
+        if not plan["hasChanges"]:
+            info("no changes")
+            return
+    confirm_or_refuse("up", stack, yes)
+    with Progress(err, f"up {stack}", state.verbose, state.quiet) as progress:
+        result = deployer.up(progress)
+    info(progress.summary_line(dict(result.summary.resource_changes or {})))
+    print_outputs([deploy.OutputItem(k, v.value, bool(v.secret))
+                   for k, v in sorted(result.outputs.items())], False, False)
+
+
+@app.command()
+def down(stack: StackArg, yes: YesOpt = False) -> None:
+    """Destroy every resource of the stack (volumes included)."""
+    deployer = deploy.Deployer(find_project(), stack)
+    confirm_or_refuse("down", stack, yes)
+    with Progress(err, f"down {stack}", state.verbose, state.quiet) as progress:
+        result = deployer.destroy(progress)
+    info(progress.summary_line(dict(result.summary.resource_changes or {})))
+
+
+@app.command()
+def refresh(stack: StackArg) -> None:
+    """Read the real state of the stack's resources into its state."""
+    deployer = deploy.Deployer(find_project(), stack)
+    with Progress(err, f"refresh {stack}", state.verbose, state.quiet) as progress:
+        result = deployer.refresh(progress)
+    info(progress.summary_line(dict(result.summary.resource_changes or {})))
+
+
+@app.command()
+def outputs(
+    stack: StackArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print outputs as JSON.")] = False,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets",
+                                               help="Print secret values.")] = False,
+) -> None:
+    """Print the stack's outputs; secrets stay hidden unless --show-secrets."""
+    items = deploy.Deployer(find_project(), stack).outputs()
+    print_outputs(items, as_json, show_secrets)
+
+
+def print_outputs(items: list[deploy.OutputItem], as_json: bool, show_secrets: bool) -> None:
+    def shown(item: deploy.OutputItem) -> Any:
+        return item.value if (show_secrets or not item.secret) else "[secret]"
+
+    if as_json:
+        out.print_json(json.dumps({i.name: shown(i) for i in items}))
+        return
+    table = Table("output", "value", box=None, show_header=not state.quiet)
+    for item in items:
+        value = shown(item)
+        table.add_row(item.name, value if isinstance(value, str) else json.dumps(value))
+    out.print(table)
+
+
+@app.command()
+def init(
+    stack: StackArg,
+    template: Annotated[str, typer.Option("--template", "-t",
+                                          help="local | production")] = "local",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing stack file.")] = False,
+    secrets_only: Annotated[bool, typer.Option(
+        "--secrets-only", help="Keep the stack file; only generate missing secrets.")] = False,
+) -> None:
+    """Create stacks/Pulumi.<stack>.yaml from a template and generate its secrets."""
+    generated = deploy.init_stack(find_project(), stack, template, force, secrets_only)
+    info(f"stack '{stack}' ready; generated secrets: {', '.join(generated) or 'none'}")
+
+
+def report(error: InfraError) -> None:
+    err.print(f"error: {error.message}", style="bold red", highlight=False, markup=False)
+    for detail in error.details:
+        for line in detail.splitlines():
+            err.print(f"  - {line}" if not line.startswith("  ") else line,
+                      highlight=False, markup=False)
+
+
+def run() -> None:
+    """Console-script entry point: the single place errors are handled.
+
+    Usage errors are Click's (exit 2, printed by Typer); everything else that
+    escapes a command is turned into one line and an exit code here.
+    """
+    try:
+        app()
+    except InfraError as error:
+        if state.verbose:
+            err.print_exception(show_locals=False)
+        report(error)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(INTERRUPTED)
+    except Exception as error:  # the boundary: never a bare traceback without -v
+        if state.verbose:
+            err.print_exception(show_locals=False)
+        err.print(f"internal error: {type(error).__name__}: {error} (rerun with -v for details)",
+                  highlight=False, markup=False)
+        sys.exit(1)

@@ -1,0 +1,74 @@
+"""Checks for the tools a command needs, each failing with one line and the fix."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+from cli.errors import ToolMissing
+
+PULUMI_INSTALL = (
+    "install it (https://www.pulumi.com/docs/install/) or run scripts/ensure-pulumi.sh, "
+    "which also builds it offline from the Go module proxy"
+)
+DOCKER_INSTALL = (
+    "start Docker (on Debian as root: scripts/setup-docker.sh installs and starts it)"
+)
+
+
+def pulumi_cli(path: str | None) -> str:
+    """Path of the `pulumi` binary on `path`, or ToolMissing."""
+    found = shutil.which("pulumi", path=path)
+    if not found:
+        raise ToolMissing(f"the Pulumi CLI is not installed: {PULUMI_INSTALL}")
+    return found
+
+
+def pulumi_version(binary: str) -> str:
+    try:
+        out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30)
+    except OSError as exc:
+        raise ToolMissing(f"the Pulumi CLI at {binary} does not run ({exc}): {PULUMI_INSTALL}")
+    return out.stdout.strip()
+
+
+def docker_engine() -> None:
+    """The Docker engine answers at DOCKER_HOST (or the default socket)."""
+    import docker
+
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+        client.close()
+    except Exception as exc:  # docker raises several unrelated types here
+        raise ToolMissing(
+            f"no Docker engine answers at {where}: {DOCKER_INSTALL}", [str(exc)]
+        ) from None
+
+
+_LANGUAGE_PATTERN = re.compile(r"no language plugin '([\w-]+)' found")
+
+_PLUGIN_PATTERNS = [
+    re.compile(r"no resource plugin '?([\w-]+)'?"),
+    re.compile(r"could not find plugin[^\n]*?resource[ ]([\w-]+)"),
+    re.compile(r"failed to (?:download|install) plugin[:\s]*([\w-]+)"),
+    re.compile(r"plugin ([\w-]+)[^\n]*?not found"),
+    re.compile(r"resource plugin ([\w-]+)[^\n]*?(?:not found|could not be found|is not installed)"),
+]
+
+
+def missing_language_host(stderr: str) -> str | None:
+    match = _LANGUAGE_PATTERN.search(stderr)
+    return match.group(1) if match else None
+
+
+def missing_plugin(stderr: str) -> str | None:
+    """The provider plugin name if the engine failed because it is missing."""
+    for pattern in _PLUGIN_PATTERNS:
+        match = pattern.search(stderr)
+        if match:
+            return match.group(1).removeprefix("pulumi-resource-")
+    return None

@@ -97,8 +97,10 @@ class Deployer:
         if missing and not generate:
             raise InvalidInput(
                 f"stack '{self.stack_name}' has no value for {', '.join(missing)}",
-                [f"run `infra init {self.stack_name} --secrets-only` once and commit "
-                 f"stacks/Pulumi.{self.stack_name}.yaml (secrets are stored encrypted)"],
+                [
+                    f"run `infra init {self.stack_name} --secrets-only` once and commit "
+                    f"stacks/Pulumi.{self.stack_name}.yaml (secrets are stored encrypted)"
+                ],
             )
         with engine_errors(self.stack_name):
             for key in missing:
@@ -148,7 +150,9 @@ class Deployer:
         return [OutputItem(k, v.value, bool(v.secret)) for k, v in sorted(values.items())]
 
 
-def init_stack(project: Project, stack: str, template: str, force: bool, secrets_only: bool) -> list[str]:
+def init_stack(
+    project: Project, stack: str, template: str, force: bool, secrets_only: bool
+) -> list[str]:
     """Write stacks/Pulumi.<stack>.yaml from a template, then create the stack
     in its backend and generate its secrets. Checks everything first."""
     check_stack_name(stack)
@@ -159,7 +163,9 @@ def init_stack(project: Project, stack: str, template: str, force: bool, secrets
             known = sorted(p.stem for p in project.templates_dir.glob("*.yaml"))
             raise InvalidInput(f"no template '{template}': use one of {', '.join(known)}")
         if target.exists() and not force:
-            raise InvalidInput(f"{target.relative_to(project.root)} exists: pass --force to overwrite")
+            raise InvalidInput(
+                f"{target.relative_to(project.root)} exists: pass --force to overwrite"
+            )
     engine_env(project, stack)
     tools.pulumi_cli(engine_env(project, stack).get("PATH", os.environ.get("PATH")))
     if not secrets_only:
@@ -176,9 +182,11 @@ def engine_errors(stack: str) -> Iterator[None]:
     except auto.ConcurrentUpdateError as exc:
         raise StackLocked(
             f"stack '{stack}' is locked by another update",
-            ["wait for it to finish; if it crashed, `pulumi cancel` (service backends) or "
-             "remove the stale lock under <backend>/.pulumi/locks/ (file backends)",
-             _last_lines(str(exc))],
+            [
+                "wait for it to finish; if it crashed, `pulumi cancel` (service backends) or "
+                "remove the stale lock under <backend>/.pulumi/locks/ (file backends)",
+                _last_lines(str(exc)),
+            ],
         ) from None
     except auto.StackNotFoundError:
         raise OperationFailed(
@@ -198,8 +206,9 @@ def engine_errors(stack: str) -> Iterator[None]:
                 f"the Pulumi provider plugin '{plugin}' is missing: run "
                 f"`pulumi plugin install resource {plugin}` on a machine with internet access",
             ) from None
-        raise OperationFailed(f"the Pulumi engine failed on stack '{stack}'",
-                              [_last_lines(text)]) from None
+        raise OperationFailed(
+            f"the Pulumi engine failed on stack '{stack}'", [_last_lines(text)]
+        ) from None
     except FileNotFoundError as exc:
         raise ToolMissing(f"the Pulumi CLI is not installed: {tools.PULUMI_INSTALL}") from exc
 

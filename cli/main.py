@@ -6,17 +6,20 @@ result. Errors are handled once, in `run()`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cli import __version__, deploy
-from cli.errors import INTERRUPTED, ChangesFound, InfraError, InvalidInput
+from cli.errors import FAILED, INTERRUPTED, ChangesFound, InfraError, InvalidInput
 from cli.progress import Progress
 from cli.project import find_project
 
@@ -40,6 +43,38 @@ err = Console(stderr=True, soft_wrap=True)
 
 StackArg = Annotated[str, typer.Argument(help="Stack name (stacks/Pulumi.<stack>.yaml).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required without a TTY.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(fn: F) -> F:
+    """Register a command; its errors become one message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InfraError as error:
+            if state.verbose:
+                err.print_exception(show_locals=False)
+            report(error)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(INTERRUPTED) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as error:  # the boundary: no bare traceback without -v
+            if state.verbose:
+                err.print_exception(show_locals=False)
+            err.print(
+                f"internal error: {type(error).__name__}: {error} (rerun with -v for details)",
+                highlight=False,
+                markup=False,
+            )
+            raise typer.Exit(FAILED) from None
+
+    app.command()(wrapper)
+    return fn
 
 
 def interactive() -> bool:
@@ -56,11 +91,16 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main(
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                         help="More output; tracebacks on errors.")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More output; tracebacks on errors.")
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and results.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=version_callback,
-                                          is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version."
+        ),
+    ] = False,
 ) -> None:
     state.verbose = verbose
     state.quiet = quiet
@@ -71,7 +111,7 @@ def info(message: str) -> None:
         err.print(message, highlight=False)
 
 
-@app.command()
+@command
 def validate(stack: StackArg) -> None:
     """Check the stack file against the typed config. Never starts Pulumi."""
     config = deploy.validate(find_project(), stack)
@@ -80,17 +120,22 @@ def validate(stack: StackArg) -> None:
         r = config.redis
         parts.append(f"redis {r.mode} {r.shards}x(1+{r.replicas})")
     parts += [c for c in config.enabled_components() if c != "redis"]
-    out.print(f"stacks/Pulumi.{stack}.yaml is valid: {', '.join(parts) or 'no components'}",
-              highlight=False)
+    out.print(
+        f"stacks/Pulumi.{stack}.yaml is valid: {', '.join(parts) or 'no components'}",
+        highlight=False,
+    )
 
 
-@app.command()
+@command
 def preview(
     stack: StackArg,
     diff: Annotated[bool, typer.Option("--diff", help="Show property-level diffs.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON on stdout.")] = False,
-    expect_no_changes: Annotated[bool, typer.Option(
-        "--expect-no-changes", help="Exit 3 if the preview has any change.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan as JSON on stdout.")
+    ] = False,
+    expect_no_changes: Annotated[
+        bool, typer.Option("--expect-no-changes", help="Exit 3 if the preview has any change.")
+    ] = False,
 ) -> None:
     """Show what `up` would change, for humans or (--json) for bots."""
     deployer = deploy.Deployer(find_project(), stack)
@@ -102,8 +147,10 @@ def preview(
     else:
         info(progress.summary_line(plan["changeSummary"]))
     if expect_no_changes and plan["hasChanges"]:
-        raise ChangesFound(f"preview of '{stack}' has changes", [
-            f"{s['op']} {s['type']} {s['name']}" for s in plan["steps"]])
+        raise ChangesFound(
+            f"preview of '{stack}' has changes",
+            [f"{s['op']} {s['type']} {s['name']}" for s in plan["steps"]],
+        )
 
 
 def confirm_or_refuse(action: str, stack: str, yes: bool) -> None:
@@ -115,7 +162,7 @@ def confirm_or_refuse(action: str, stack: str, yes: bool) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
+@command
 def up(stack: StackArg, yes: YesOpt = False) -> None:
     """Create or update the stack's resources."""
     deployer = deploy.Deployer(find_project(), stack)
@@ -130,11 +177,14 @@ def up(stack: StackArg, yes: YesOpt = False) -> None:
     with Progress(err, f"up {stack}", state.verbose, state.quiet) as progress:
         result = deployer.up(progress)
     info(progress.summary_line(dict(result.summary.resource_changes or {})))
-    print_outputs([deploy.OutputItem(k, v.value, bool(v.secret))
-                   for k, v in sorted(result.outputs.items())], False, False)
+    print_outputs(
+        [deploy.OutputItem(k, v.value, bool(v.secret)) for k, v in sorted(result.outputs.items())],
+        False,
+        False,
+    )
 
 
-@app.command()
+@command
 def down(stack: StackArg, yes: YesOpt = False) -> None:
     """Destroy every resource of the stack (volumes included)."""
     deployer = deploy.Deployer(find_project(), stack)
@@ -144,7 +194,7 @@ def down(stack: StackArg, yes: YesOpt = False) -> None:
     info(progress.summary_line(dict(result.summary.resource_changes or {})))
 
 
-@app.command()
+@command
 def refresh(stack: StackArg) -> None:
     """Read the real state of the stack's resources into its state."""
     deployer = deploy.Deployer(find_project(), stack)
@@ -153,12 +203,13 @@ def refresh(stack: StackArg) -> None:
     info(progress.summary_line(dict(result.summary.resource_changes or {})))
 
 
-@app.command()
+@command
 def outputs(
     stack: StackArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print outputs as JSON.")] = False,
-    show_secrets: Annotated[bool, typer.Option("--show-secrets",
-                                               help="Print secret values.")] = False,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Print secret values.")
+    ] = False,
 ) -> None:
     """Print the stack's outputs; secrets stay hidden unless --show-secrets."""
     items = deploy.Deployer(find_project(), stack).outputs()
@@ -175,18 +226,22 @@ def print_outputs(items: list[deploy.OutputItem], as_json: bool, show_secrets: b
     table = Table("output", "value", box=None, show_header=not state.quiet)
     for item in items:
         value = shown(item)
-        table.add_row(item.name, value if isinstance(value, str) else json.dumps(value))
+        text = value if isinstance(value, str) else json.dumps(value)
+        table.add_row(Text(item.name), Text(text))
     out.print(table)
 
 
-@app.command()
+@command
 def init(
     stack: StackArg,
-    template: Annotated[str, typer.Option("--template", "-t",
-                                          help="local | production")] = "local",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing stack file.")] = False,
-    secrets_only: Annotated[bool, typer.Option(
-        "--secrets-only", help="Keep the stack file; only generate missing secrets.")] = False,
+    template: Annotated[str, typer.Option("--template", "-t", help="local | production")] = "local",
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing stack file.")
+    ] = False,
+    secrets_only: Annotated[
+        bool,
+        typer.Option("--secrets-only", help="Keep the stack file; only generate missing secrets."),
+    ] = False,
 ) -> None:
     """Create stacks/Pulumi.<stack>.yaml from a template and generate its secrets."""
     generated = deploy.init_stack(find_project(), stack, template, force, secrets_only)
@@ -197,29 +252,11 @@ def report(error: InfraError) -> None:
     err.print(f"error: {error.message}", style="bold red", highlight=False, markup=False)
     for detail in error.details:
         for line in detail.splitlines():
-            err.print(f"  - {line}" if not line.startswith("  ") else line,
-                      highlight=False, markup=False)
+            err.print(
+                f"  - {line}" if not line.startswith("  ") else line, highlight=False, markup=False
+            )
 
 
 def run() -> None:
-    """Console-script entry point: the single place errors are handled.
-
-    Usage errors are Click's (exit 2, printed by Typer); everything else that
-    escapes a command is turned into one line and an exit code here.
-    """
-    try:
-        app()
-    except InfraError as error:
-        if state.verbose:
-            err.print_exception(show_locals=False)
-        report(error)
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(INTERRUPTED)
-    except Exception as error:  # the boundary: never a bare traceback without -v
-        if state.verbose:
-            err.print_exception(show_locals=False)
-        err.print(f"internal error: {type(error).__name__}: {error} (rerun with -v for details)",
-                  highlight=False, markup=False)
-        sys.exit(1)
+    """Console-script entry point. Usage errors are Click's (exit 2)."""
+    app()

@@ -18,13 +18,27 @@ from rich.status import Status
 from cli.plan import NO_CHANGE_OPS, resource_name
 
 SYMBOLS = {
-    "create": "+", "update": "~", "delete": "-", "replace": "+-", "create-replacement": "++",
-    "delete-replaced": "--", "refresh": "r", "read": ">", "same": " ", "import": "=",
+    "create": "+",
+    "update": "~",
+    "delete": "-",
+    "replace": "+-",
+    "create-replacement": "++",
+    "delete-replaced": "--",
+    "refresh": "r",
+    "read": ">",
+    "same": " ",
+    "import": "=",
 }
 DONE_WORDS = {
-    "create": "created", "update": "updated", "delete": "deleted", "replace": "replaced",
-    "create-replacement": "created replacement", "delete-replaced": "deleted original",
-    "refresh": "refreshed", "read": "read", "import": "imported",
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "replace": "replaced",
+    "create-replacement": "created replacement",
+    "delete-replaced": "deleted original",
+    "refresh": "refreshed",
+    "read": "read",
+    "import": "imported",
 }
 
 
@@ -120,4 +134,6 @@ class Progress:
 
     def summary_line(self, counts: dict[str, int]) -> str:
         parts = [f"{n} {op}" for op, n in sorted(counts.items()) if n]
-        return f"{self.action} finished in {self.elapsed():.1f}s: {', '.join(parts) or 'no resources'}"
+        return (
+            f"{self.action} finished in {self.elapsed():.1f}s: {', '.join(parts) or 'no resources'}"
+        )

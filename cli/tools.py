@@ -13,9 +13,7 @@ PULUMI_INSTALL = (
     "install it (https://www.pulumi.com/docs/install/) or run scripts/ensure-pulumi.sh, "
     "which also builds it offline from the Go module proxy"
 )
-DOCKER_INSTALL = (
-    "start Docker (on Debian as root: scripts/setup-docker.sh installs and starts it)"
-)
+DOCKER_INSTALL = "start Docker (on Debian as root: scripts/setup-docker.sh installs and starts it)"
 
 
 def pulumi_cli(path: str | None) -> str:
@@ -30,7 +28,9 @@ def pulumi_version(binary: str) -> str:
     try:
         out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30)
     except OSError as exc:
-        raise ToolMissing(f"the Pulumi CLI at {binary} does not run ({exc}): {PULUMI_INSTALL}")
+        raise ToolMissing(
+            f"the Pulumi CLI at {binary} does not run ({exc}): {PULUMI_INSTALL}"
+        ) from None
     return out.stdout.strip()
 
 
@@ -52,11 +52,11 @@ def docker_engine() -> None:
 _LANGUAGE_PATTERN = re.compile(r"no language plugin '([\w-]+)' found")
 
 _PLUGIN_PATTERNS = [
-    re.compile(r"no resource plugin '?([\w-]+)'?"),
-    re.compile(r"could not find plugin[^\n]*?resource[ ]([\w-]+)"),
-    re.compile(r"failed to (?:download|install) plugin[:\s]*([\w-]+)"),
-    re.compile(r"plugin ([\w-]+)[^\n]*?not found"),
-    re.compile(r"resource plugin ([\w-]+)[^\n]*?(?:not found|could not be found|is not installed)"),
+    # "Could not automatically download and install resource plugin
+    #  'pulumi-resource-docker' at version v4.11.2"
+    re.compile(r"resource plugin '(?:pulumi-resource-)?([a-z0-9-]+?)'(?: at version (v?[\w.-]+))?"),
+    re.compile(r"no resource plugin '(?:pulumi-resource-)?([a-z0-9-]+?)'(?: found)?"),
+    re.compile(r"could not find plugin for provider (?:resource )?([a-z0-9-]+)"),
 ]
 
 
@@ -66,9 +66,13 @@ def missing_language_host(stderr: str) -> str | None:
 
 
 def missing_plugin(stderr: str) -> str | None:
-    """The provider plugin name if the engine failed because it is missing."""
+    """`name version` of the provider plugin the engine could not find, if that is
+    why it failed (version may be empty)."""
+    if "plugin" not in stderr:
+        return None
     for pattern in _PLUGIN_PATTERNS:
         match = pattern.search(stderr)
         if match:
-            return match.group(1).removeprefix("pulumi-resource-")
+            groups = [g for g in match.groups() if g]
+            return " ".join(groups)
     return None

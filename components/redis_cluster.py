@@ -116,12 +116,8 @@ class RedisCluster(pulumi.ComponentResource):
         super().__init__("infra:redis:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         password = pulumi.Output.secret(args.password)
-        image = docker.RemoteImage(
-            f"{name}-image", name=args.image, keep_locally=True, opts=child
-        )
-        containers = [
-            self._node(name, args, i, image, password) for i in range(args.node_count)
-        ]
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
+        containers = [self._node(name, args, i, image, password) for i in range(args.node_count)]
         init = self._init(name, args, image, password, containers)
         self._set_outputs(args, password, init)
 
@@ -150,7 +146,9 @@ class RedisCluster(pulumi.ComponentResource):
             command=["redis-server", CONF_PATH],
             uploads=[docker.ContainerUploadArgs(file=CONF_PATH, content=conf, permissions="0644")],
             networks_advanced=dc.network_attachment(args.network_name, ip, [node_name]),
-            ports=dc.host_ports(args.host_port_base, args.node_count, REDIS_PORT, args.host_bind)[i],
+            ports=dc.host_ports(args.host_port_base, args.node_count, REDIS_PORT, args.host_bind)[
+                i
+            ],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
             healthcheck=dc.shell_healthcheck(NODE_HEALTH, interval="2s"),
             restart="unless-stopped",
@@ -194,7 +192,9 @@ class RedisCluster(pulumi.ComponentResource):
                     content=dc.script_text("redis-cluster-init.sh"),
                     executable=True,
                 ),
-                docker.ContainerUploadArgs(file=PASSWORD_PATH, content=password, permissions="0600"),
+                docker.ContainerUploadArgs(
+                    file=PASSWORD_PATH, content=password, permissions="0600"
+                ),
             ],
             networks_advanced=dc.network_attachment(args.network_name, args.init_ip, [init_name]),
             healthcheck=dc.shell_healthcheck(
@@ -208,9 +208,7 @@ class RedisCluster(pulumi.ComponentResource):
             log_driver="json-file",
             log_opts=dc.LOG_OPTS,
             labels=dc.labels({**args.labels, "infra.role": "redis-cluster-init"}),
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=nodes, delete_before_replace=True
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=nodes, delete_before_replace=True),
         )
 
     def _set_outputs(
@@ -222,8 +220,12 @@ class RedisCluster(pulumi.ComponentResource):
             ip = args.node_ips[i]
             host_port = None if args.host_port_base is None else args.host_port_base + i
             nodes.append(
-                {"name": f"{args.name_prefix}-{i}", "ip": ip, "port": REDIS_PORT,
-                 "hostPort": host_port}
+                {
+                    "name": f"{args.name_prefix}-{i}",
+                    "ip": ip,
+                    "port": REDIS_PORT,
+                    "hostPort": host_port,
+                }
             )
             if host_port is not None:
                 remap[f"{ip}:{REDIS_PORT}"] = f"{args.host_bind}:{host_port}"

@@ -12,8 +12,10 @@ NAMESPACE = f"{PROJECT}:"
 
 # A Docker image reference pinned by tag or digest. `latest` and bare names are
 # refused: an unpinned image changes under a stack without a diff.
-_IMAGE_RE = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9._-]+)*"
-                       r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$")
+_IMAGE_RE = re.compile(
+    r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9._-]+)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"
+)
 
 
 class Model(BaseModel):

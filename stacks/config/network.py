@@ -27,11 +27,15 @@ class NetworkConfig(Model):
         try:
             net = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
-            raise ValueError(f"'{value}' is not an IPv4 network such as 172.28.0.0/24 ({exc})")
+            raise ValueError(
+                f"'{value}' is not an IPv4 network such as 172.28.0.0/24 ({exc})"
+            ) from None
         if not net.is_private:
             raise ValueError(f"{value} is not a private range: use e.g. 172.28.0.0/24")
         if net.prefixlen > 24:
-            raise ValueError(f"{value} is too small: use a /24 or larger (the address plan needs 200 hosts)")
+            raise ValueError(
+                f"{value} is too small: use a /24 or larger (the address plan needs 200 hosts)"
+            )
         return value
 
     @field_validator("host_bind")
@@ -40,7 +44,9 @@ class NetworkConfig(Model):
         try:
             ipaddress.ip_address(value)
         except ValueError:
-            raise ValueError(f"'{value}' is not an IP address: use 127.0.0.1 (host only) or 0.0.0.0")
+            raise ValueError(
+                f"'{value}' is not an IP address: use 127.0.0.1 (host only) or 0.0.0.0"
+            ) from None
         return value
 
     @field_validator("name")

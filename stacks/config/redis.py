@@ -11,8 +11,14 @@ from stacks.config.base import Model, check_image, field_error
 MAX_REDIS_NODES = 80  # the address plan reserves .10-.89 of the subnet for Redis nodes
 
 MaxmemoryPolicy = Literal[
-    "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
-    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
 ]
 
 
@@ -48,7 +54,8 @@ class RedisConfig(Model):
         if self.mode == "cluster":
             if self.shards < 3:
                 raise field_error(
-                    "shards", "a Redis Cluster needs at least 3 masters (set redis.shards to 3 or more)"
+                    "shards",
+                    "a Redis Cluster needs at least 3 masters (set redis.shards to 3 or more)",
                 )
             if self.replicas < 1:
                 raise field_error(
@@ -60,12 +67,12 @@ class RedisConfig(Model):
             raise field_error(
                 "shards",
                 f"{self.shards} shards x {1 + self.replicas} nodes = {self.node_count} "
-                f"nodes, more than the {MAX_REDIS_NODES} the address plan holds"
+                f"nodes, more than the {MAX_REDIS_NODES} the address plan holds",
             )
         if self.host_port_base is not None and self.host_port_base + self.node_count - 1 > 65535:
             raise field_error(
                 "hostPortBase",
                 f"{self.host_port_base} + {self.node_count} nodes runs past port "
-                "65535 (lower redis.hostPortBase)"
+                "65535 (lower redis.hostPortBase)",
             )
         return self

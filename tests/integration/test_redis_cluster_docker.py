@@ -105,14 +105,17 @@ def test_container_on_the_stack_network_follows_redirects(
     app_ip = addressing.addresses(deployed.subnet, "apps", 1)[0]
     node0 = deployed.output("redisNodes")[0]["ip"]
     script = (
-        "for i in $(seq 1 50); do redis-cli -c -h $SEED --no-auth-warning set app:$i v$i >/dev/null; done;"
-        " for i in $(seq 1 50); do redis-cli -c -h $SEED --no-auth-warning get app:$i; done"
+        "cli() { redis-cli -c -h $SEED --no-auth-warning \"$@\"; };"
+        " for i in $(seq 1 50); do cli set app:$i v$i >/dev/null; done;"
+        " for i in $(seq 1 50); do cli get app:$i; done"
     )
     net = docker_client.networks.get(deployed.output("networkName"))
     container = docker_client.containers.create(
-        redis_image, ["sh", "-c", script], environment={"SEED": node0,
-                                                        "REDISCLI_AUTH": deployed.password},
-        labels={"infra.test-run": deployed.stack[2:]}, network=net.name,
+        redis_image,
+        ["sh", "-c", script],
+        environment={"SEED": node0, "REDISCLI_AUTH": deployed.password},
+        labels={"infra.test-run": deployed.stack[2:]},
+        network=net.name,
     )
     try:
         net.disconnect(container)

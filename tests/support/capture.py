@@ -80,9 +80,7 @@ class CaptureMocks(pulumi.runtime.Mocks):
         self.capture = capture
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
-        self.capture.resources.append(
-            Resource(args.typ, args.name, dict(args.inputs), args.custom)
-        )
+        self.capture.resources.append(Resource(args.typ, args.name, dict(args.inputs), args.custom))
         state = {**args.inputs, **_computed_state(args.typ, args.inputs)}
         return f"{args.name}-id", state
 

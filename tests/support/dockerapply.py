@@ -8,6 +8,7 @@ test instead of being silently dropped.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import tarfile
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docker
-from docker.types import EndpointConfig, Healthcheck, IPAMConfig, IPAMPool, LogConfig
+from docker.types import Healthcheck, IPAMConfig, IPAMPool, LogConfig
 
 from tests.support.capture import Capture, Resource
 
@@ -27,10 +28,32 @@ IMAGE = "docker:index/remoteImage:RemoteImage"
 CONTAINER = "docker:index/container:Container"
 
 CONTAINER_FIELDS = {
-    "name", "hostname", "image", "command", "entrypoints", "envs", "uploads", "networksAdvanced",
-    "ports", "volumes", "healthcheck", "restart", "maxRetryCount", "memory", "mustRun", "wait",
-    "waitTimeout", "logDriver", "logOpts", "labels", "user", "workingDir", "init",
-    "destroyGraceSeconds", "attach", "logs",
+    "name",
+    "hostname",
+    "image",
+    "command",
+    "entrypoints",
+    "envs",
+    "uploads",
+    "networksAdvanced",
+    "ports",
+    "volumes",
+    "healthcheck",
+    "restart",
+    "maxRetryCount",
+    "memory",
+    "mustRun",
+    "wait",
+    "waitTimeout",
+    "logDriver",
+    "logOpts",
+    "labels",
+    "user",
+    "workingDir",
+    "init",
+    "destroyGraceSeconds",
+    "attach",
+    "logs",
 }
 TEST_LABEL = "infra.test-run"
 
@@ -89,10 +112,8 @@ class Applied:
 
 
 def _ignore_missing(action: Any) -> None:
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         action()
-    except docker.errors.NotFound:
-        pass
 
 
 class Applier:
@@ -113,8 +134,12 @@ class Applier:
         for res in capture.resources:
             if not res.custom or (only is not None and res.name not in only):
                 continue
-            handler = {NETWORK: self.network, VOLUME: self.volume, IMAGE: self.image,
-                       CONTAINER: self.container}.get(res.type)
+            handler = {
+                NETWORK: self.network,
+                VOLUME: self.volume,
+                IMAGE: self.image,
+                CONTAINER: self.container,
+            }.get(res.type)
             if handler is None:
                 raise UnsupportedSpec(f"{res.name}: resource type {res.type} is not applied")
             handler(res)
@@ -125,11 +150,14 @@ class Applier:
         spec = res.spec
         ipam = None
         if spec.get("ipamConfigs"):
-            pools = [IPAMPool(subnet=c["subnet"], gateway=c.get("gateway"))
-                     for c in spec["ipamConfigs"]]
+            pools = [
+                IPAMPool(subnet=c["subnet"], gateway=c.get("gateway")) for c in spec["ipamConfigs"]
+            ]
             ipam = IPAMConfig(pool_configs=pools)
         self.client.networks.create(
-            spec["name"], driver=spec.get("driver", "bridge"), ipam=ipam,
+            spec["name"],
+            driver=spec.get("driver", "bridge"),
+            ipam=ipam,
             labels=_labels(spec.get("labels"), self.run_id),
         )
         self.applied.networks.append(spec["name"])
@@ -155,21 +183,29 @@ class Applier:
         networking = None
         if nets:
             first = nets[0]
-            networking = api.create_networking_config({
-                first["name"]: api.create_endpoint_config(
-                    ipv4_address=first.get("ipv4Address"), aliases=first.get("aliases")
-                )
-            })
+            networking = api.create_networking_config(
+                {
+                    first["name"]: api.create_endpoint_config(
+                        ipv4_address=first.get("ipv4Address"), aliases=first.get("aliases")
+                    )
+                }
+            )
         ports = spec.get("ports") or []
         host_config = api.create_host_config(
-            port_bindings={int(p["internal"]): (p.get("ip", "0.0.0.0"), int(p["external"]))
-                           for p in ports if p.get("external")},
-            binds={v["volumeName"]: {"bind": v["containerPath"], "mode": "rw"}
-                   for v in spec.get("volumes") or []},
+            port_bindings={
+                int(p["internal"]): (p.get("ip", "0.0.0.0"), int(p["external"]))
+                for p in ports
+                if p.get("external")
+            },
+            binds={
+                v["volumeName"]: {"bind": v["containerPath"], "mode": "rw"}
+                for v in spec.get("volumes") or []
+            },
             restart_policy=self._restart(spec),
             mem_limit=f"{int(spec['memory'])}m" if spec.get("memory") else None,
-            log_config=LogConfig(type=spec.get("logDriver", "json-file"),
-                                 config=spec.get("logOpts") or {}),
+            log_config=LogConfig(
+                type=spec.get("logDriver", "json-file"), config=spec.get("logOpts") or {}
+            ),
             init=spec.get("init"),
         )
         created = api.create_container(

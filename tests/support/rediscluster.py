@@ -9,8 +9,9 @@ from redis.cluster import RedisCluster
 
 
 def node_client(host: str, port: int, password: str) -> redis.Redis:
-    return redis.Redis(host=host, port=port, password=password, socket_timeout=2,
-                       decode_responses=True)
+    return redis.Redis(
+        host=host, port=port, password=password, socket_timeout=2, decode_responses=True
+    )
 
 
 def cluster_info(host: str, port: int, password: str) -> dict[str, str]:
@@ -30,8 +31,11 @@ def topology(host: str, port: int, password: str) -> dict[str, list[str]]:
     text = node_client(host, port, password).execute_command("CLUSTER NODES")
     if isinstance(text, dict):  # redis-py parses it into {addr: info}
         rows = [(addr, info) for addr, info in text.items()]
-        masters = {info["node_id"]: addr.split("@")[0] for addr, info in rows
-                   if "master" in info["flags"] and "fail" not in info["flags"]}
+        masters = {
+            info["node_id"]: addr.split("@")[0]
+            for addr, info in rows
+            if "master" in info["flags"] and "fail" not in info["flags"]
+        }
         out: dict[str, list[str]] = {addr: [] for addr in masters.values()}
         for addr, info in rows:
             if "slave" in info["flags"] and info["master_id"] in masters:
@@ -40,9 +44,7 @@ def topology(host: str, port: int, password: str) -> dict[str, list[str]]:
     raise TypeError(f"unexpected CLUSTER NODES reply: {type(text)}")
 
 
-def host_cluster_client(
-    host_address_map: Mapping[str, str], password: str
-) -> RedisCluster:
+def host_cluster_client(host_address_map: Mapping[str, str], password: str) -> RedisCluster:
     """redis-py cluster client on the Docker host: announced addresses are
     mapped to the published ports (`address_remap`)."""
 
@@ -55,6 +57,10 @@ def host_cluster_client(
 
     seed_host, seed_port = next(iter(host_address_map.values())).rsplit(":", 1)
     return RedisCluster(
-        host=seed_host, port=int(seed_port), password=password, decode_responses=True,
-        address_remap=remap, socket_timeout=2,
+        host=seed_host,
+        port=int(seed_port),
+        password=password,
+        decode_responses=True,
+        address_remap=remap,
+        socket_timeout=2,
     )

@@ -1,0 +1,277 @@
+"""`infra` through Typer's runner: exit codes, messages, non-TTY behaviour."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pulumi import automation as auto
+from typer.testing import CliRunner
+
+from cli import deploy, errors
+from cli.main import app
+from tests.cli.conftest import files_under
+
+
+def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_version(runner: CliRunner) -> None:
+    code, out, _ = invoke(runner, "--version")
+    assert code == 0 and out.startswith("infra 0.1.0 (pulumi SDK 3.272.0)")
+
+
+def test_validate_local(runner: CliRunner, project: Path) -> None:
+    code, out, _ = invoke(runner, "validate", "local")
+    assert code == 0
+    assert "stacks/Pulumi.local.yaml is valid: redis cluster 3x(1+1)" in out
+
+
+def test_invalid_config_lists_every_problem_exit_2_and_touches_nothing(
+    runner: CliRunner, project: Path
+) -> None:
+    stack_file = project / "stacks" / "Pulumi.local.yaml"
+    stack_file.write_text(
+        "config:\n  infra:redis:\n    shards: 2\n    memoryMb: 1\n  infra:network:\n"
+        "    subnet: 1.2.3.0/24\n"
+    )
+    before = files_under(project)
+    for args in (
+        ["validate", "local"],
+        ["preview", "local"],
+        ["up", "local", "--yes"],
+        ["down", "local", "--yes"],
+    ):
+        code, _, err = invoke(runner, *args)
+        assert code == errors.INVALID, args
+        assert "invalid config in stacks/Pulumi.local.yaml" in err
+        assert "- redis.memoryMb: Input should be greater than or equal to 32" in err
+        assert "- network.subnet: 1.2.3.0/24 is not a private range" in err
+        assert "Traceback" not in err
+    assert files_under(project) == before
+
+
+def test_unknown_stack(runner: CliRunner, project: Path) -> None:
+    code, _, err = invoke(runner, "validate", "staging")
+    assert code == 2 and "no such stack file: create it with `infra init <stack>`" in err
+
+
+def test_bad_stack_name(runner: CliRunner, project: Path) -> None:
+    code, _, err = invoke(runner, "validate", "../etc")
+    assert code == 2 and "stack name '../etc' is invalid" in err
+
+
+@pytest.mark.parametrize("command", ["up", "down"])
+def test_up_and_down_need_yes_without_a_tty(runner: CliRunner, project: Path, command: str) -> None:
+    before = files_under(project)
+    code, _, err = invoke(runner, command, "local")
+    assert code == 2
+    assert f"`infra {command} local` needs --yes when not run from a terminal" in err
+    assert files_under(project) == before
+
+
+def test_missing_pulumi_cli_is_one_line_exit_4(
+    runner: CliRunner, project: Path, no_pulumi: None
+) -> None:
+    code, _, err = invoke(runner, "preview", "local")
+    assert code == errors.TOOL_MISSING
+    assert err.strip().splitlines()[0] == (
+        "error: the Pulumi CLI is not installed: install it (https://www.pulumi.com/docs/install/)"
+        " or run scripts/ensure-pulumi.sh, which also builds it offline from the Go module proxy"
+    )
+    assert "Traceback" not in err
+    assert not (project / ".pulumi-state").exists()
+
+
+def test_missing_docker_engine_is_exit_4(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{project}/no-docker.sock")
+    code, _, err = invoke(runner, "up", "local", "--yes")
+    assert code == errors.TOOL_MISSING
+    assert f"error: no Docker engine answers at unix://{project}/no-docker.sock" in err
+    assert "scripts/setup-docker.sh" in err
+
+
+def test_non_local_stack_needs_backend_and_secrets(runner: CliRunner, project: Path) -> None:
+    (project / "stacks" / "Pulumi.production.yaml").write_text(
+        (project / "templates" / "production.yaml").read_text()
+    )
+    code, _, err = invoke(runner, "preview", "production")
+    assert code == 2
+    assert "stack 'production' needs an explicit backend and secrets" in err
+    assert "PULUMI_BACKEND_URL is not set" in err
+    assert "PULUMI_CONFIG_PASSPHRASE" in err
+
+
+def test_init_refuses_unknown_template_and_overwrite(runner: CliRunner, project: Path) -> None:
+    code, _, err = invoke(runner, "init", "dev", "--template", "huge")
+    assert code == 2 and "no template 'huge': use one of local, production" in err
+    code, _, err = invoke(runner, "init", "local")
+    assert code == 2 and "stacks/Pulumi.local.yaml exists: pass --force" in err
+
+
+def test_unknown_option_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["preview", "local", "--frobnicate"])
+    assert result.exit_code == 2
+
+
+# --- the deploy service is replaced at the engine boundary below ---------------
+
+
+def pre_event(op: str, name: str, type_: str, diffs: list[str] | None = None) -> auto.EngineEvent:
+    meta = auto.StepEventMetadata(
+        op=auto.OpType(op),
+        urn=f"urn:pulumi:local::infra::{type_}::{name}",
+        type=type_,
+        provider="",
+        diffs=diffs,
+    )
+    return auto.EngineEvent(
+        sequence=0, timestamp=0, resource_pre_event=auto.ResourcePreEvent(metadata=meta)
+    )
+
+
+def fake_preview(events: list[auto.EngineEvent]):
+    def preview(self, on_event, diff=False):
+        from cli.plan import PlanRecorder
+
+        recorder = PlanRecorder(self.stack_name)
+        for event in events:
+            recorder(event)
+            on_event(event)
+        return recorder
+
+    return preview
+
+
+def test_preview_json_is_a_plan_on_stdout(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        deploy.Deployer,
+        "preview",
+        fake_preview(
+            [
+                pre_event("create", "redis-node-0", "docker:index/container:Container"),
+                pre_event("update", "redis-init", "docker:index/container:Container", ["envs"]),
+                pre_event("same", "network", "docker:index/network:Network"),
+            ]
+        ),
+    )
+    code, out, _ = invoke(runner, "preview", "local", "--json")
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["stack"] == "local"
+    assert plan["hasChanges"] is True
+    assert plan["changeSummary"] == {"create": 1, "same": 1, "update": 1}
+    assert [(s["op"], s["name"], s["diffs"]) for s in plan["steps"]] == [
+        ("create", "redis-node-0", []),
+        ("update", "redis-init", ["envs"]),
+    ]
+
+
+def test_expect_no_changes(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        deploy.Deployer,
+        "preview",
+        fake_preview([pre_event("same", "network", "docker:index/network:Network")]),
+    )
+    assert invoke(runner, "preview", "local", "--expect-no-changes")[0] == 0
+    monkeypatch.setattr(
+        deploy.Deployer,
+        "preview",
+        fake_preview(
+            [pre_event("replace", "redis-node-1", "docker:index/container:Container", ["command"])]
+        ),
+    )
+    code, _, err = invoke(runner, "preview", "local", "--expect-no-changes")
+    assert code == errors.CHANGES_FOUND
+    assert "preview of 'local' has changes" in err and "replace" in err
+
+
+def test_plain_progress_lines_without_a_tty(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        deploy.Deployer,
+        "preview",
+        fake_preview([pre_event("create", "redis-node-0", "docker:index/container:Container")]),
+    )
+    code, _, err = invoke(runner, "preview", "local")
+    assert code == 0
+    assert "+ create   docker:index/container:Container redis-node-0" in err
+    assert "preview local finished in" in err and "1 create" in err
+
+
+def test_outputs_hide_secrets_unless_asked(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [
+        deploy.OutputItem("redisPassword", "hunter2-hunter2-hunter2", True),
+        deploy.OutputItem("redisMode", "cluster", False),
+    ]
+    monkeypatch.setattr(deploy.Deployer, "outputs", lambda self: items)
+    code, out, _ = invoke(runner, "outputs", "local")
+    assert code == 0 and "[secret]" in out and "hunter2" not in out
+    code, out, _ = invoke(runner, "outputs", "local", "--json")
+    assert json.loads(out) == {"redisPassword": "[secret]", "redisMode": "cluster"}
+    code, out, _ = invoke(runner, "outputs", "local", "--json", "--show-secrets")
+    assert json.loads(out)["redisPassword"] == "hunter2-hunter2-hunter2"
+
+
+def test_engine_failure_is_exit_1_without_traceback(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(self, on_event, diff=False):
+        with deploy.engine_errors("local"):
+            raise auto.CommandError(
+                auto.CommandResult(
+                    stdout="", stderr="error: something broke in the provider", code=255
+                )
+            )
+
+    monkeypatch.setattr(deploy.Deployer, "preview", boom)
+    code, _, err = invoke(runner, "preview", "local")
+    assert code == errors.FAILED
+    assert "the Pulumi engine failed on stack 'local'" in err
+    assert "something broke in the provider" in err and "Traceback" not in err
+    code, _, err = invoke(runner, "-v", "preview", "local")
+    assert code == errors.FAILED and "Traceback" in err
+
+
+def test_locked_stack_is_exit_5(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(self, on_event):
+        with deploy.engine_errors("local"):
+            raise auto.ConcurrentUpdateError(
+                auto.CommandResult(
+                    stdout="", stderr="error: the stack is currently locked by 1 lock(s)", code=255
+                )
+            )
+
+    monkeypatch.setattr(deploy.Deployer, "up", locked)
+    monkeypatch.setenv("INFRA_SKIP_DOCKER_CHECK", "1")
+    code, _, err = invoke(runner, "up", "local", "--yes")
+    assert code == errors.STACK_LOCKED
+    assert "stack 'local' is locked by another update" in err
+
+
+def test_unexpected_errors_are_one_line(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self):
+        raise ValueError("secret-looking-local-value")
+
+    monkeypatch.setattr(deploy.Deployer, "outputs", broken)
+    code, _, err = invoke(runner, "outputs", "local")
+    assert code == 1
+    assert err.strip() == (
+        "internal error: ValueError: secret-looking-local-value (rerun with -v for details)"
+    )

@@ -85,6 +85,10 @@ def node_conf(args: RedisClusterArgs, ip: str, password: str) -> str:
             f"cluster-announce-port {REDIS_PORT}",
             f"cluster-announce-bus-port {BUS_PORT}",
             "cluster-require-full-coverage yes",
+            # Redis waits 5 s before a diskless full sync to batch replicas; with
+            # one replica per master there is nothing to batch, and the wait
+            # delays the moment a fresh replica can take over.
+            f"repl-diskless-sync-delay {0 if args.replicas == 1 else 1}",
             "appendonly yes",
             f"appendfsync {args.appendfsync}",
             f"maxmemory {maxmemory_mb(args.memory_mb)}mb",

@@ -14,7 +14,8 @@
 # Environment knobs (all optional):
 #   ENSURE_PULUMI_IGNORE_PATH=1      skip step 1 (ignore a pulumi on PATH)
 #   ENSURE_PULUMI_SKIP_INSTALLER=1   skip step 3 (no network attempt to get.pulumi.com)
-#   ENSURE_PULUMI_FORCE_BUILD=1      skip steps 1-3 and rebuild from source
+#   ENSURE_PULUMI_FORCE_BUILD=1      skip steps 1-3: use the Go build (rebuilds what is missing or
+#                                    not the pinned version; rm -rf .tools/pulumi for a clean rebuild)
 #   GOMODCACHE / GOCACHE             honoured as usual by go (defaults are shared with CI)
 set -euo pipefail
 
@@ -56,13 +57,25 @@ finish() {
     exit 0
 }
 
+# Stamp of our own language host build: pinned version + hash of its sources (rebuild when they change).
+langhost_stamp() {
+    printf '%s %s' "$PULUMI_VERSION" \
+        "$(cat "$LANGHOST_DIR/main.go" "$LANGHOST_DIR/go.mod" "$LANGHOST_DIR/go.sum" | sha256sum | cut -c1-16)"
+}
+
+langhost_ok() {
+    local stamp
+    stamp="$(cat "$BIN_DIR/.pulumi-language-python.version" 2>/dev/null || true)"
+    [[ -x "$BIN_DIR/pulumi-language-python" && -f "$BIN_DIR/pulumi-language-python-exec" ]] || return 1
+    [[ "$stamp" == "$(langhost_stamp)" || "$stamp" == "official $PULUMI_VERSION" ]]
+}
+
 local_install_complete() {
     [[ -x "$BIN_DIR/pulumi" ]] || return 1
     [[ "$(pulumi_version_of "$BIN_DIR/pulumi")" == "$PULUMI_VERSION" ]] || return 1
     [[ -x "$BIN_DIR/pulumi-resource-pulumi-python" ]] || return 1
     if [[ -f "$LANGHOST_DIR/go.mod" ]]; then
-        [[ -x "$BIN_DIR/pulumi-language-python" && -f "$BIN_DIR/pulumi-language-python-exec" ]] || return 1
-        [[ "$(cat "$BIN_DIR/.pulumi-language-python.version" 2>/dev/null)" == "$PULUMI_VERSION" ]] || return 1
+        langhost_ok || return 1
     fi
     return 0
 }
@@ -96,6 +109,8 @@ if [[ "$force_build" != 1 && "${ENSURE_PULUMI_SKIP_INSTALLER:-0}" != 1 ]] && com
         && sh "$installer" --version "${PULUMI_VERSION#v}" --install-root "$INSTALL_ROOT" --no-edit-path >&2 \
         && [[ "$(pulumi_version_of "$BIN_DIR/pulumi")" == "$PULUMI_VERSION" ]]; then
         rm -f "$installer"
+        # The official tarball ships the upstream language host and launcher scripts.
+        echo "official $PULUMI_VERSION" > "$BIN_DIR/.pulumi-language-python.version"
         finish "$BIN_DIR" "official installer"
     fi
     rm -f "$installer"
@@ -118,13 +133,14 @@ VERSION_LDFLAG="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${P
 # go_build <module dir> <package> <output name>: builds to a temp file, then moves it in place.
 go_build() {
     local moddir="$1" pkg="$2" out="$BIN_DIR/$3"
-    log "building $pkg@$PULUMI_VERSION ($(go env GOVERSION), this can take 10-30 min cold) ..."
-    (cd "$moddir" && go build -trimpath -buildvcs=false -ldflags "-s -w $VERSION_LDFLAG" -o "$out.tmp" "$pkg") || {
-        rm -f "$out.tmp"
-        log "FAILED: go build of $pkg (see the errors above)"
+    local tmp="$out.tmp.$$"
+    log "building $3 from $moddir at $PULUMI_VERSION with $(go env GOVERSION) (about 3-4 min cold on 2 cores) ..."
+    (cd "$moddir" && go build -trimpath -buildvcs=false -ldflags "-s -w $VERSION_LDFLAG" -o "$tmp" "$pkg") || {
+        rm -f "$tmp"
+        log "FAILED: go build of $pkg in $moddir (see the errors above)"
         exit 1
     }
-    mv -f "$out.tmp" "$out"
+    mv -f "$tmp" "$out"
 }
 
 if [[ "$(pulumi_version_of "$BIN_DIR/pulumi" 2>/dev/null || true)" != "$PULUMI_VERSION" ]]; then
@@ -142,10 +158,9 @@ install -m 0755 "$SDK_DIR/python/cmd/pulumi-language-python-exec" "$BIN_DIR/pulu
 
 # Python language host (only if its wrapper module exists).
 if [[ -f "$LANGHOST_DIR/go.mod" ]]; then
-    if [[ ! -x "$BIN_DIR/pulumi-language-python" \
-        || "$(cat "$BIN_DIR/.pulumi-language-python.version" 2>/dev/null)" != "$PULUMI_VERSION" ]]; then
+    if ! langhost_ok; then
         go_build "$LANGHOST_DIR" . pulumi-language-python
-        echo "$PULUMI_VERSION" > "$BIN_DIR/.pulumi-language-python.version"
+        langhost_stamp > "$BIN_DIR/.pulumi-language-python.version"
     fi
 fi
 

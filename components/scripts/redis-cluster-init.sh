@@ -32,6 +32,13 @@ first() { set -- $1; echo "$1"; }
 deadline=$(( $(date +%s) + WAIT_SECONDS ))
 time_left() { [ "$(date +%s)" -lt "$deadline" ]; }
 
+# True for a master, or for a replica whose link to its master is up.
+replica_ready() {
+    repl="$(cli "$1" info replication | tr -d '\r')"
+    echo "$repl" | grep -q '^role:master' && return 0
+    echo "$repl" | grep -q '^master_link_status:up'
+}
+
 health() {
     [ -f "$FORMED_MARK" ] || return 1
     for n in $NODES; do
@@ -44,7 +51,7 @@ wait_for_nodes() {
     for n in $NODES; do
         until [ "$(cli "$n" ping)" = PONG ]; do
             time_left || { log "node $n did not answer PING within ${WAIT_SECONDS}s"; return 1; }
-            sleep 0.5
+            sleep 0.2
         done
     done
     log "all $(count "$NODES") nodes answer PING"
@@ -71,14 +78,22 @@ wait_until_ok() {
     for n in $NODES; do
         until [ "$(info_field "$n" cluster_state)" = ok ]; do
             time_left || { log "node $n is not cluster_state:ok after ${WAIT_SECONDS}s"; return 1; }
-            sleep 0.5
+            sleep 0.2
         done
     done
     until redis-cli --no-auth-warning --cluster check "$(first "$NODES")" 2>/dev/null | grep -q 'All 16384 slots covered'; do
         time_left || { log "slots are not all covered after ${WAIT_SECONDS}s"; return 1; }
         sleep 0.5
     done
-    log "cluster_state:ok on every node; all 16384 slots covered"
+    # A replica that never finished its first sync cannot be promoted: wait for
+    # every replication link, so "ready" means "can fail over".
+    for n in $NODES; do
+        until replica_ready "$n"; do
+            time_left || { log "replica $n did not sync with its master in ${WAIT_SECONDS}s"; return 1; }
+            sleep 0.2
+        done
+    done
+    log "cluster_state:ok on every node; all 16384 slots covered; replicas in sync"
 }
 
 main() {

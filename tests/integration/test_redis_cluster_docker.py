@@ -57,7 +57,7 @@ def deployed(docker_client: docker.DockerClient, redis_image: str) -> Iterator[D
 def test_init_container_forms_the_cluster(deployed: Deployed, docker_client) -> None:
     logs = docker_client.containers.get(f"infra-{deployed.stack}-redis-init").logs().decode()
     assert "creating the cluster: 6 nodes, 1 replica(s) per master" in logs
-    assert "all 16384 slots covered" in logs
+    assert "all 16384 slots covered; replicas in sync" in logs
 
 
 def test_every_node_reports_cluster_ok(deployed: Deployed) -> None:

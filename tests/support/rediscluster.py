@@ -64,3 +64,22 @@ def host_cluster_client(host_address_map: Mapping[str, str], password: str) -> R
         address_remap=remap,
         socket_timeout=2,
     )
+
+
+def slot_owner(host: str, port: int, password: str, slot: int) -> str:
+    """Announced address of the master serving `slot`."""
+    parsed = node_client(host, port, password).execute_command("CLUSTER NODES")
+    for addr, info in parsed.items():
+        if "master" not in info["flags"] or "fail" in info["flags"]:
+            continue
+        for bounds in info["slots"]:
+            start, end = int(bounds[0]), int(bounds[-1])
+            if start <= slot <= end:
+                return str(addr).split("@")[0]
+    raise LookupError(f"no master serves slot {slot}")
+
+
+def replication_ok(host: str, port: int, password: str) -> bool:
+    """A master, or a replica whose link to its master is up."""
+    info = node_client(host, port, password).info("replication")
+    return info["role"] == "master" or info.get("master_link_status") == "up"

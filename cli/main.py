@@ -20,6 +20,7 @@ from rich.text import Text
 
 from cli import __version__, deploy
 from cli.errors import FAILED, INTERRUPTED, ChangesFound, InfraError, InvalidInput
+from cli.plan import op_counts
 from cli.progress import Progress
 from cli.project import find_project
 
@@ -176,7 +177,7 @@ def up(stack: StackArg, yes: YesOpt = False) -> None:
     confirm_or_refuse("up", stack, yes)
     with Progress(err, f"up {stack}", state.verbose, state.quiet) as progress:
         result = deployer.up(progress)
-    info(progress.summary_line(dict(result.summary.resource_changes or {})))
+    info(progress.summary_line(op_counts(result.summary.resource_changes)))
     print_outputs(
         [deploy.OutputItem(k, v.value, bool(v.secret)) for k, v in sorted(result.outputs.items())],
         False,
@@ -191,7 +192,7 @@ def down(stack: StackArg, yes: YesOpt = False) -> None:
     confirm_or_refuse("down", stack, yes)
     with Progress(err, f"down {stack}", state.verbose, state.quiet) as progress:
         result = deployer.destroy(progress)
-    info(progress.summary_line(dict(result.summary.resource_changes or {})))
+    info(progress.summary_line(op_counts(result.summary.resource_changes)))
 
 
 @command
@@ -200,7 +201,7 @@ def refresh(stack: StackArg) -> None:
     deployer = deploy.Deployer(find_project(), stack)
     with Progress(err, f"refresh {stack}", state.verbose, state.quiet) as progress:
         result = deployer.refresh(progress)
-    info(progress.summary_line(dict(result.summary.resource_changes or {})))
+    info(progress.summary_line(op_counts(result.summary.resource_changes)))
 
 
 @command

@@ -13,6 +13,7 @@ Shape (stable; CI jobs post it on pull requests):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +59,7 @@ class PlanRecorder:
                     {"severity": diag.severity, "message": diag.message.strip()}
                 )
         elif event.summary_event:
-            self.summary = dict(event.summary_event.resource_changes or {})
+            self.summary = op_counts(event.summary_event.resource_changes)
 
     def change_summary(self) -> dict[str, int]:
         if self.summary is not None:
@@ -81,6 +82,14 @@ class PlanRecorder:
         if edge is not None:
             plan["edge"] = edge
         return plan
+
+
+def op_counts(changes: Mapping[Any, int] | None) -> dict[str, int]:
+    """Engine change counts keyed by plain op names ("create", not OpType.CREATE)."""
+    return {
+        (op.value if isinstance(op, auto.OpType) else str(op)): int(n)
+        for op, n in (changes or {}).items()
+    }
 
 
 def has_changes(summary: dict[str, int]) -> bool:

@@ -39,14 +39,17 @@ def docker_engine() -> None:
     import docker
 
     where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    client = None
     try:
         client = docker.from_env(timeout=10)
         client.ping()
-        client.close()
     except Exception as exc:  # docker raises several unrelated types here
         raise ToolMissing(
             f"no Docker engine answers at {where}: {DOCKER_INSTALL}", [str(exc)]
         ) from None
+    finally:
+        if client is not None:
+            client.close()
 
 
 _LANGUAGE_PATTERN = re.compile(r"no language plugin '([\w-]+)' found")

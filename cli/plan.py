@@ -28,7 +28,7 @@ def resource_name(urn: str) -> str:
 
 def step_of(meta: auto.StepEventMetadata) -> dict[str, Any]:
     op = meta.op.value if isinstance(meta.op, auto.OpType) else str(meta.op)
-    return {
+    step: dict[str, Any] = {
         "op": op,
         "urn": meta.urn,
         "type": meta.type,
@@ -36,6 +36,13 @@ def step_of(meta: auto.StepEventMetadata) -> dict[str, Any]:
         "diffs": sorted(meta.diffs or []),
         "replaceKeys": sorted(meta.keys or []) if op in ("replace", "create-replacement") else [],
     }
+    if meta.type.startswith("cloudflare:"):
+        # Edge reviews need rule-level detail (which rule, which field). The
+        # engine masks secret inputs as "[secret]" in events, and the edge's
+        # records and rules hold none.
+        step["old"] = {"inputs": dict(meta.old.inputs)} if meta.old else None
+        step["new"] = {"inputs": dict(meta.new.inputs)} if meta.new else None
+    return step
 
 
 @dataclass
@@ -100,8 +107,6 @@ def edge_section(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Cloudflare edge changes (records, rules) when the stack has an edge."""
     if not any(s["type"].startswith("cloudflare:") for s in steps):
         return None
-    try:
-        from cli.edge_plan import edge_changes
-    except ImportError:  # pragma: no cover - the edge component is optional
-        return None
+    from cli.edge_plan import edge_changes
+
     return edge_changes(steps)

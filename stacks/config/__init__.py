@@ -1,6 +1,7 @@
 """Typed stack configuration: one pydantic model per component plus the root."""
 
 from stacks.config.errors import ConfigInvalid, Problem
+from stacks.config.mongo import MongoConfig
 from stacks.config.network import NetworkConfig
 from stacks.config.redis import RedisConfig
 from stacks.config.root import (
@@ -15,6 +16,7 @@ from stacks.config.root import (
 __all__ = [
     "SECRET_KEYS",
     "ConfigInvalid",
+    "MongoConfig",
     "NetworkConfig",
     "Problem",
     "RedisConfig",

@@ -181,3 +181,13 @@ def test_arbitrary_input_is_valid_or_a_validation_error(raw: dict[str, Any]) -> 
         assert exc.problems and all(p.message for p in exc.problems)
     else:
         assert config.redis.node_count == config.redis.shards * (1 + config.redis.replicas)
+
+
+def test_plain_text_provider_token_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text("config:\n  cloudflare:apiToken: abc123\n")
+    with pytest.raises(ConfigInvalid) as info:
+        read_stack_file(path)
+    assert "CLOUDFLARE_API_TOKEN" in str(info.value)
+    path.write_text("config:\n  cloudflare:apiToken:\n    secure: v1:xyz\n")
+    assert read_stack_file(path) == {}

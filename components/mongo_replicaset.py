@@ -1,0 +1,419 @@
+"""`infra:mongo:ReplicaSet`: a MongoDB replica set on Docker, initiated by the program."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pulumi
+import pulumi_docker as docker
+
+from components import docker_common as dc
+
+KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile"
+KEYFILE_PATH = "/etc/mongo-keyfile"
+ROOT_PASSWORD_PATH = "/run/secrets/mongo-root-password"
+SCRIPT_DIR = "/usr/local/lib/infra"
+INIT_JS = f"{SCRIPT_DIR}/mongo-rs-init.js"
+PLAN_JS = f"{SCRIPT_DIR}/mongo-rs-plan.js"
+HEALTH_FILE = "/tmp/mongo-rs-healthy"
+DATA_DIR = "/data/db"
+MONGOD_USER = "mongodb"  # uid/gid 999 in the official image
+MIN_CACHE_GB = 0.25  # WiredTiger's smallest cache
+ARBITER_MEMORY_MB = 512
+INIT_MEMORY_MB = 256
+
+# The init container refreshes HEALTH_FILE every 5 s while the set has a primary
+# and every member is PRIMARY, SECONDARY or ARBITER; stale or missing = unhealthy.
+INIT_HEALTH = f"[ -f {HEALTH_FILE} ] && [ $(( $(date +%s) - $(stat -c %Y {HEALTH_FILE}) )) -lt 30 ]"
+
+
+@dataclass(frozen=True)
+class MemberRole:
+    """Replica set settings of one data-bearing member (see MongoConfig)."""
+
+    priority: float = 1.0
+    votes: int = 1
+    hidden: bool = False
+    secondary_delay_secs: int = 0
+
+
+@dataclass
+class MongoReplicaSetArgs:
+    """Inputs of a MongoReplicaSet.
+
+    `member_ips` are fixed addresses on `network_name`, one per data-bearing
+    member then one for the arbiter; `init_ip` is the init container's address.
+    Member i listens on `port_base + i` inside its container and, when
+    `publish` is set, on the same port of `host_bind`.
+    """
+
+    network_name: pulumi.Input[str]
+    member_ips: Sequence[str]
+    init_ip: str
+    root_password: pulumi.Input[str]
+    key_file: pulumi.Input[str]
+    name_prefix: str
+    members: Sequence[MemberRole] = (MemberRole(priority=2.0), MemberRole(), MemberRole())
+    image: str = "mongo:8.0.4"
+    replica_set: str = "rs0"
+    arbiter: bool = False
+    memory_mb: int = 1024
+    port_base: int = 27017
+    publish: bool = True
+    host_bind: str = "127.0.0.1"
+    root_user: str = "root"
+    auth_source: str = "admin"
+    read_preference: str = "primary"
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def member_count(self) -> int:
+        return len(self.members) + int(self.arbiter)
+
+    def host_name(self, i: int) -> str:
+        """Container name, hostname and network alias of member i: the name the
+        replica set config advertises, so it must never change."""
+        if self.arbiter and i == len(self.members):
+            return f"{self.name_prefix}-arbiter"
+        return f"{self.name_prefix}-{i}"
+
+    def member_host(self, i: int) -> str:
+        return f"{self.host_name(i)}:{self.port_base + i}"
+
+
+def cache_size_gb(memory_mb: int) -> float:
+    """WiredTiger cache for a container limited to `memory_mb`.
+
+    MongoDB sizes the cache at 50% of (RAM - 1 GB), at least 0.25 GB; a mongod
+    in a container may see the host's RAM instead of its limit, so we apply the
+    same rule to the limit ourselves. The other half stays for connections
+    (about 1 MB each), index builds, aggregation buffers and the filesystem cache
+    that WiredTiger relies on for compressed data; a bigger cache gets the
+    container OOM-killed under load.
+    """
+    return max(MIN_CACHE_GB, round((memory_mb - 1024) / 2 / 1024, 2))
+
+
+def check_key_file(value: str) -> str:
+    """mongod accepts 6-1024 base64 characters (whitespace ignored)."""
+    text = "".join(value.split())
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(
+            "infra:mongoKeyFile must be base64 (e.g. `openssl rand -base64 756`)"
+        ) from None
+    if not 6 <= len(text) <= 1024:
+        raise ValueError(f"infra:mongoKeyFile has {len(text)} characters; mongod wants 6-1024")
+    return text + "\n"
+
+
+def mongod_command(args: MongoReplicaSetArgs, i: int) -> list[str]:
+    """Copy the keyFile into place with the owner and mode mongod demands, then
+    hand over to the image's entrypoint.
+
+    pulumi-docker uploads files as root and cannot set an owner, while mongod
+    refuses a keyFile that is not owned by its user (`mongodb`, uid 999) or that
+    group/others can read. The entrypoint then drops to that user. No
+    MONGO_INITDB_* variables are set, so the image's first-start init (which
+    would strip --replSet/--keyFile) never runs: the init container initiates
+    the set and creates the root user instead.
+    """
+    arbiter = args.arbiter and i == len(args.members)
+    cache = MIN_CACHE_GB if arbiter else cache_size_gb(args.memory_mb)
+    mongod = [
+        "docker-entrypoint.sh",
+        "mongod",
+        "--replSet",
+        args.replica_set,
+        "--keyFile",
+        KEYFILE_PATH,
+        "--bind_ip_all",
+        "--port",
+        str(args.port_base + i),
+        "--wiredTigerCacheSizeGB",
+        f"{cache:g}",
+    ]
+    script = " && ".join(
+        [
+            f"cp {KEYFILE_UPLOAD} {KEYFILE_PATH}",
+            f"chown {MONGOD_USER}:{MONGOD_USER} {KEYFILE_PATH}",
+            f"chmod 0400 {KEYFILE_PATH}",
+            f"exec {shlex.join(mongod)}",
+        ]
+    )
+    return ["sh", "-c", script]
+
+
+def member_health(port: int) -> str:
+    """Liveness: `ping` needs no authentication and answers while mongod runs,
+    whatever its replica set state."""
+    return f"mongosh --port {port} --quiet --eval \"db.adminCommand('ping')\""
+
+
+def rs_spec(args: MongoReplicaSetArgs) -> dict[str, Any]:
+    """The desired set, as mongo-rs-plan.js reads it from RS_SPEC."""
+    members: list[dict[str, Any]] = [
+        {
+            "host": args.member_host(i),
+            "priority": role.priority,
+            "votes": role.votes,
+            "hidden": role.hidden,
+            "secondaryDelaySecs": role.secondary_delay_secs,
+            "arbiterOnly": False,
+        }
+        for i, role in enumerate(args.members)
+    ]
+    if args.arbiter:
+        i = len(args.members)
+        members.append(
+            {
+                "host": args.member_host(i),
+                "priority": 0,
+                "votes": 1,
+                "hidden": False,
+                "secondaryDelaySecs": 0,
+                "arbiterOnly": True,
+            }
+        )
+    return {
+        "setName": args.replica_set,
+        "rootUser": args.root_user,
+        "authSource": args.auth_source,
+        "members": members,
+    }
+
+
+def client_hosts(args: MongoReplicaSetArgs) -> list[str]:
+    """Seed list for clients: visible data-bearing members (hidden ones never
+    serve clients; an arbiter holds no data)."""
+    return [args.member_host(i) for i, role in enumerate(args.members) if not role.hidden]
+
+
+def connection_url(
+    args: MongoReplicaSetArgs, password: str, hosts: Sequence[str], **extra: str
+) -> str:
+    query = {"authSource": args.auth_source, **extra}
+    creds = f"{quote(args.root_user, safe='')}:{quote(password, safe='')}"
+    return f"mongodb://{creds}@{','.join(hosts)}/?{urlencode(query)}"
+
+
+def preferred_primary(args: MongoReplicaSetArgs) -> int:
+    return max(range(len(args.members)), key=lambda i: args.members[i].priority)
+
+
+class MongoReplicaSet(pulumi.ComponentResource):
+    """A MongoDB replica set whose members sit at fixed addresses on one network.
+
+    Members are named `<prefix>-<i>` (container name, hostname and network
+    alias) and listen on `port_base + i`; the replica set config advertises
+    exactly these `name:port` pairs. Containers on the stack network resolve
+    them through Docker's DNS. The Docker host reaches the same ports 1:1 on
+    `host_bind`: with the `hosts_entry` line in /etc/hosts, the in-network
+    connection string works unchanged on the host (failover and secondary reads
+    included); without it, `host_direct_url` talks to the preferred primary
+    only (`directConnection=true`).
+    """
+
+    members: pulumi.Output[list[dict[str, Any]]]
+    url: pulumi.Output[str]
+    host_url: pulumi.Output[str | None]
+    host_direct_url: pulumi.Output[str | None]
+    hosts_entry: pulumi.Output[str]
+    root_password: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: MongoReplicaSetArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("infra:mongo:ReplicaSet", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        password = pulumi.Output.secret(args.root_password)
+        key_file = pulumi.Output.secret(args.key_file).apply(check_key_file)
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
+        containers = [
+            self._member(name, args, i, image, key_file) for i in range(args.member_count)
+        ]
+        init = self._init(name, args, image, key_file, password, containers)
+        self._set_outputs(args, password, init)
+
+    def _member(
+        self,
+        name: str,
+        args: MongoReplicaSetArgs,
+        i: int,
+        image: docker.RemoteImage,
+        key_file: pulumi.Output[str],
+    ) -> docker.Container:
+        host = args.host_name(i)
+        port = args.port_base + i
+        arbiter = args.arbiter and i == len(args.members)
+        suffix = "arbiter" if arbiter else str(i)
+        volume = docker.Volume(
+            f"{name}-data-{suffix}",
+            name=f"{host}-data",
+            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in args.labels.items()],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        ports = (
+            [docker.ContainerPortArgs(internal=port, external=port, ip=args.host_bind)]
+            if args.publish
+            else []
+        )
+        return docker.Container(
+            f"{name}-{'arbiter' if arbiter else f'member-{i}'}",
+            name=host,
+            hostname=host,
+            image=image.image_id,
+            command=mongod_command(args, i),
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=KEYFILE_UPLOAD, content=key_file, permissions="0400"
+                )
+            ],
+            networks_advanced=dc.network_attachment(args.network_name, args.member_ips[i], [host]),
+            ports=ports,
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
+            healthcheck=dc.shell_healthcheck(
+                member_health(port), interval="5s", timeout="10s", retries=6, start_period="30s"
+            ),
+            restart="unless-stopped",
+            memory=ARBITER_MEMORY_MB if arbiter else args.memory_mb,
+            must_run=True,
+            wait=True,
+            wait_timeout=120,
+            log_driver="json-file",
+            log_opts=dc.LOG_OPTS,
+            labels=dc.labels(
+                {**args.labels, "infra.role": "mongo-arbiter" if arbiter else "mongo-member"}
+            ),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+
+    def _init(
+        self,
+        name: str,
+        args: MongoReplicaSetArgs,
+        image: docker.RemoteImage,
+        key_file: pulumi.Output[str],
+        password: pulumi.Output[str],
+        members: list[docker.Container],
+    ) -> docker.Container:
+        """Initiates and reconciles the set, then stays up as its health probe.
+
+        Long-running rather than one-shot, like the Redis init container: with
+        `wait=True` a set that never gets a primary fails `pulumi up` (a one-shot
+        container that exits is invisible to pulumi-docker unless it is attached),
+        and `docker ps` keeps showing the set's health afterwards. Its inputs are
+        the desired member list and the secrets, so a second `up` leaves it
+        alone, and a changed member list replaces it: the new one reconfigures
+        the running set one safe step at a time.
+        """
+        init_name = f"{args.name_prefix}-init"
+        uploads = [
+            docker.ContainerUploadArgs(
+                file=INIT_JS, content=dc.script_text("mongo-rs-init.js"), permissions="0644"
+            ),
+            docker.ContainerUploadArgs(
+                file=PLAN_JS, content=dc.script_text("mongo-rs-plan.js"), permissions="0644"
+            ),
+            docker.ContainerUploadArgs(file=KEYFILE_UPLOAD, content=key_file, permissions="0400"),
+            docker.ContainerUploadArgs(
+                file=ROOT_PASSWORD_PATH, content=password, permissions="0400"
+            ),
+        ]
+        return docker.Container(
+            f"{name}-init",
+            name=init_name,
+            hostname=init_name,
+            image=image.image_id,
+            # Through `sh` so that the image's entrypoint does not drop to the
+            # mongodb user, who could not read the root-owned secrets.
+            command=["sh", "-c", f"exec mongosh --nodb --quiet --norc {INIT_JS}"],
+            envs=[
+                f"RS_SPEC={json.dumps(rs_spec(args), sort_keys=True)}",
+                f"PLAN_JS={PLAN_JS}",
+                f"KEYFILE={KEYFILE_UPLOAD}",
+                f"ROOT_PASSWORD_FILE={ROOT_PASSWORD_PATH}",
+                f"HEALTH_FILE={HEALTH_FILE}",
+                "WAIT_SECONDS=240",
+            ],
+            uploads=uploads,
+            networks_advanced=dc.network_attachment(args.network_name, args.init_ip, [init_name]),
+            healthcheck=dc.shell_healthcheck(
+                INIT_HEALTH, interval="3s", retries=3, start_period="240s"
+            ),
+            restart="unless-stopped",
+            memory=INIT_MEMORY_MB,
+            must_run=True,
+            wait=True,
+            wait_timeout=300,
+            log_driver="json-file",
+            log_opts=dc.LOG_OPTS,
+            labels=dc.labels({**args.labels, "infra.role": "mongo-init"}),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=members, delete_before_replace=True
+            ),
+        )
+
+    def _set_outputs(
+        self, args: MongoReplicaSetArgs, password: pulumi.Output[str], init: docker.Container
+    ) -> None:
+        spec = rs_spec(args)
+        members = [
+            {
+                "name": args.host_name(i),
+                "host": m["host"],
+                "ip": args.member_ips[i],
+                "hostPort": args.port_base + i if args.publish else None,
+                "priority": m["priority"],
+                "votes": m["votes"],
+                "hidden": m["hidden"],
+                "secondaryDelaySecs": m["secondaryDelaySecs"],
+                "arbiterOnly": m["arbiterOnly"],
+            }
+            for i, m in enumerate(spec["members"])
+        ]
+        rs_options = {"replicaSet": args.replica_set, "readPreference": args.read_preference}
+        direct = args.member_host(preferred_primary(args)).split(":")[1]
+        host_ip = "127.0.0.1" if args.host_bind == "0.0.0.0" else args.host_bind
+        names = " ".join(args.host_name(i) for i in range(args.member_count))
+        # The URLs depend on the init container: they are only useful once the
+        # set is initiated and the root user exists.
+        ready = pulumi.Output.all(password, init.id)
+        self.members = pulumi.Output.from_input(members)
+        self.root_password = password
+        self.url = ready.apply(
+            lambda v: connection_url(args, v[0], client_hosts(args), **rs_options)
+        )
+        self.host_url = ready.apply(
+            lambda v: (
+                connection_url(args, v[0], client_hosts(args), **rs_options)
+                if args.publish
+                else None
+            )
+        )
+        self.host_direct_url = ready.apply(
+            lambda v: (
+                connection_url(args, v[0], [f"{host_ip}:{direct}"], directConnection="true")
+                if args.publish
+                else None
+            )
+        )
+        self.hosts_entry = pulumi.Output.from_input(f"{host_ip} {names}")
+        self.register_outputs(
+            {
+                "members": self.members,
+                "url": self.url,
+                "hostUrl": self.host_url,
+                "hostDirectUrl": self.host_direct_url,
+                "hostsEntry": self.hosts_entry,
+                "rootPassword": self.root_password,
+            }
+        )

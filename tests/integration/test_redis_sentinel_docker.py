@@ -1,0 +1,255 @@
+"""The RedisSentinel specs the program registers, started on a real Docker engine.
+
+Short Sentinel timeouts (downAfterMs 1500) keep the failover tests fast; the
+defaults are checked under mocks (tests/components/test_redis_sentinel.py) and
+measured in bench/redis_sentinel_failover.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import pytest
+import redis
+
+from stacks import addressing
+from tests.support import dockerenv
+from tests.support import redissentinel as rs
+from tests.support.capture import Capture, run_program
+from tests.support.dockerapply import Applied, Applier, sweep
+
+pytestmark = pytest.mark.integration
+
+DOWN_AFTER_MS = 1500
+MASTER_SETS = ["shard-0", "shard-1", "shard-2"]
+
+
+@dataclass
+class Deployed:
+    capture: Capture
+    applied: Applied
+    password: str
+    subnet: str
+    stack: str
+    run: str
+
+    def output(self, name: str) -> Any:
+        return self.capture.outputs[name][0]
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {k: v[0] for k, v in self.capture.outputs.items()}
+
+    def node(self, group: int, member: int) -> dict[str, Any]:
+        return self.output("redisNodes")[group * 2 + member]
+
+    def sentinel_ports(self) -> list[int]:
+        return [s["hostPort"] for s in self.output("redisSentinels")]
+
+
+@pytest.fixture(scope="module")
+def deployed(docker_client: docker.DockerClient, redis_image: str) -> Iterator[Deployed]:
+    run = dockerenv.run_id()
+    stack = f"it{run}"
+    password = dockerenv.password()
+    subnet = dockerenv.free_subnet(docker_client)
+    node_base = dockerenv.free_port_block(14)
+    sentinel_base = dockerenv.free_port_block(3)
+    while sentinel_base <= node_base + 13 and node_base <= sentinel_base + 2:
+        sentinel_base = dockerenv.free_port_block(3)
+    config = {
+        "network": {"subnet": subnet},
+        "redis": {
+            "mode": "sentinel",
+            "image": redis_image,
+            "hostPortBase": node_base,
+            "sentinelHostPortBase": sentinel_base,
+            "downAfterMs": DOWN_AFTER_MS,
+            "failoverTimeoutMs": 10000,
+        },
+    }
+    capture = run_program(stack, config, {"redisPassword": password})
+    applier = Applier(docker_client, run)
+    try:
+        applier.apply(capture)
+        yield Deployed(capture, applier.applied, password, subnet, stack, run)
+    finally:
+        applier.applied.destroy()
+        sweep(docker_client, run)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> float:
+    return dockerenv.wait_for(predicate, timeout=timeout, interval=0.2)
+
+
+def test_every_sentinel_reports_every_group(deployed: Deployed) -> None:
+    # Sentinel refreshes a replica's INFO every 10 s: its link status may read
+    # "err" until the first refresh after the replica finished its initial sync.
+    wait_for(lambda: rs.settled(deployed.outputs, deployed.password), timeout=20)
+    nodes = deployed.output("redisNodes")
+    assert deployed.output("redisMasterSets") == MASTER_SETS
+    for port in deployed.sentinel_ports():
+        known = rs.masters(port, deployed.password)
+        assert sorted(known) == MASTER_SETS
+        for g, name in enumerate(MASTER_SETS):
+            state = known[name]
+            assert state["ip"] == deployed.node(g, 0)["ip"] and state["port"] == 6379
+            assert state["is_master"] and not state["is_sdown"] and not state["is_odown"]
+            assert state["quorum"] == 2 and state["num-other-sentinels"] == 2
+            assert state["down-after-milliseconds"] == DOWN_AFTER_MS
+            replicas = rs.replicas(port, deployed.password, name)
+            assert [(r["ip"], r["port"]) for r in replicas] == [(deployed.node(g, 1)["ip"], 6379)]
+            assert replicas[0]["master-link-status"] == "ok"
+            assert rs.ckquorum(port, deployed.password, name).startswith("OK 3 usable Sentinels")
+    assert len(nodes) == 6
+
+
+def test_announced_addresses_are_the_fixed_ips_and_map_to_the_host(deployed: Deployed) -> None:
+    node_ips = addressing.addresses(deployed.subnet, "redis", 80)
+    assert [n["ip"] for n in deployed.output("redisNodes")] == [
+        node_ips[i] for i in (0, 1, 6, 7, 12, 13)
+    ]
+    sentinel_ips = addressing.addresses(deployed.subnet, "sentinel", 3)
+    port = deployed.sentinel_ports()[0]
+    peers = rs.client(port, deployed.password).sentinel_sentinels("shard-0")
+    assert sorted(p["ip"] for p in peers) == sentinel_ips[1:]
+    remap = deployed.output("redisHostAddressMap")
+    for node in deployed.output("redisNodes"):
+        assert remap[f"{node['ip']}:6379"] == f"127.0.0.1:{node['hostPort']}"
+
+
+def test_auth_is_required_on_nodes_and_sentinels(deployed: Deployed) -> None:
+    for port in (deployed.node(0, 0)["hostPort"], deployed.sentinel_ports()[0]):
+        with pytest.raises(redis.AuthenticationError):  # retry=None: redis-py retries it
+            redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, retry=None).ping()
+
+
+def test_sentinel_state_lives_on_its_volume(deployed: Deployed, docker_client) -> None:
+    container = docker_client.containers.get(f"infra-{deployed.stack}-redis-sentinel-0")
+    mounts = {m["Destination"]: m["Name"] for m in container.attrs["Mounts"]}
+    assert mounts["/data"] == f"infra-{deployed.stack}-redis-sentinel-0-data"
+    conf = container.exec_run(["cat", "/data/sentinel.conf"]).output.decode()
+    assert f"sentinel monitor shard-0 {deployed.node(0, 0)['ip']} 6379 2" in conf
+    assert "sentinel myid " in conf and "sentinel known-sentinel shard-0 " in conf
+
+
+def test_container_on_the_stack_network_asks_sentinel(
+    deployed: Deployed, docker_client, redis_image: str
+) -> None:
+    app_ip = addressing.addresses(deployed.subnet, "apps", 1)[0]
+    sentinel_ip = deployed.output("redisSentinels")[1]["ip"]
+    script = (
+        "set -e; addr=$(redis-cli --no-auth-warning -h $SENTINEL -p 26379 "
+        "sentinel get-master-addr-by-name shard-2 | tr '\\n' ' ');"
+        " set -- $addr; redis-cli --no-auth-warning -h $1 -p $2 set app:key from-app >/dev/null;"
+        " redis-cli --no-auth-warning -h $1 -p $2 get app:key; echo $1"
+    )
+    net = docker_client.networks.get(deployed.output("networkName"))
+    container = docker_client.containers.create(
+        redis_image,
+        ["sh", "-c", script],
+        environment={"SENTINEL": sentinel_ip, "REDISCLI_AUTH": deployed.password},
+        labels={"infra.test-run": deployed.run},
+        network=net.name,
+    )
+    try:
+        net.disconnect(container)
+        net.connect(container, ipv4_address=app_ip)
+        container.start()
+        assert container.wait(timeout=60)["StatusCode"] == 0
+        out = container.logs().decode().split()
+    finally:
+        container.remove(force=True)
+    assert out == ["from-app", deployed.node(2, 0)["ip"]]
+
+
+def write_until_ok(client: redis.Redis, key: str, value: str, timeout: float) -> float:
+    """Seconds until a SET through Sentinel discovery is acknowledged."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            client.set(key, value)
+            return time.monotonic() - start
+        except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
+            time.sleep(0.1)
+    raise TimeoutError(f"no write accepted within {timeout}s")
+
+
+def test_failover_promotes_the_replica_and_the_old_primary_rejoins(
+    deployed: Deployed, docker_client
+) -> None:
+    sentinel = rs.host_sentinel(deployed.outputs, deployed.password)
+    primary = sentinel.master_for("shard-0")
+    for i in range(200):
+        primary.set(f"before:{i}", str(i))
+    old, new = deployed.node(0, 0), deployed.node(0, 1)
+    container = docker_client.containers.get(old["name"])
+    container.stop(timeout=10)
+    seconds = write_until_ok(primary, "after", "failover", timeout=30)
+    # 1.5 s down-after + agreement, election and promotion
+    assert seconds < 15
+    assert sentinel.discover_master("shard-0") == ("127.0.0.1", new["hostPort"])
+    assert rs.role(new["hostPort"], deployed.password) == "master"
+    promoted = rs.client(new["hostPort"], deployed.password)
+    assert promoted.get("after") == "failover"
+    assert [promoted.get(f"before:{i}") for i in range(200)] == [str(i) for i in range(200)]
+    for port in deployed.sentinel_ports():
+        wait_for(lambda p=port: rs.masters(p, deployed.password)["shard-0"]["ip"] == new["ip"], 10)
+
+    container.start()
+
+    def rejoined() -> bool:
+        if rs.role(old["hostPort"], deployed.password) != "slave":
+            return False
+        for port in deployed.sentinel_ports():
+            linked = [
+                r
+                for r in rs.replicas(port, deployed.password, "shard-0")
+                if r["ip"] == old["ip"] and r["master-link-status"] == "ok"
+            ]
+            if not linked or linked[0]["is_sdown"]:
+                return False
+        return True
+
+    wait_for(rejoined, timeout=60)
+    info = rs.client(old["hostPort"], deployed.password).info("replication")
+    assert info["master_host"] == new["ip"] and info["master_link_status"] == "up"
+    wait_for(
+        lambda: rs.client(old["hostPort"], deployed.password).get("after") == "failover", 10
+    )
+    # Sentinel's CONFIG REWRITE recorded the new role on the volume.
+    conf = container.exec_run(["cat", "/data/redis.conf"]).output.decode()
+    assert f"replicaof {new['ip']} 6379" in conf
+    sentinel.close()
+
+
+def test_full_restart_keeps_acknowledged_keys_and_one_primary_per_group(
+    deployed: Deployed, docker_client
+) -> None:
+    sentinel = rs.host_sentinel(deployed.outputs, deployed.password)
+    acked: dict[str, list[str]] = {}
+    for name in MASTER_SETS:
+        client = sentinel.master_for(name)
+        acked[name] = []
+        for i in range(300):
+            client.set(f"{name}:durable:{i}", str(i))
+            acked[name].append(f"{name}:durable:{i}")
+    containers = [docker_client.containers.get(n) for n in deployed.applied.containers]
+    # Like a host reboot: everything stops at once, then everything starts.
+    with ThreadPoolExecutor(len(containers)) as pool:
+        list(pool.map(lambda c: c.stop(timeout=10), containers))
+        list(pool.map(lambda c: c.start(), containers))
+    wait_for(lambda: rs.settled(deployed.outputs, deployed.password), timeout=90)
+    roles = rs.roles_by_group(deployed.output("redisNodes"), deployed.password)
+    assert all(list(by_ip.values()).count("master") == 1 for by_ip in roles.values())
+    sentinel = rs.host_sentinel(deployed.outputs, deployed.password)
+    for name, keys in acked.items():
+        client = sentinel.master_for(name)
+        values = client.mget(keys)
+        assert values == [str(i) for i in range(300)], name
+    sentinel.close()

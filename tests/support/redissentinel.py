@@ -1,0 +1,119 @@
+"""Checks on a running Sentinel topology, and a redis-py Sentinel client for the Docker host."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+from redis.sentinel import Sentinel
+
+
+def split(address: str) -> tuple[str, int]:
+    host, port = address.rsplit(":", 1)
+    return host, int(port)
+
+
+class RemappedSentinel(Sentinel):
+    """redis-py's Sentinel client, with every address Sentinel reports mapped
+    through `address_map` (announced `ip:port` -> reachable `host:port`).
+
+    Sentinel reports the nodes' fixed container addresses, which the Docker host
+    cannot reach; the stack output `redisHostAddressMap` maps them to published
+    ports. redis-py has `address_remap` for Redis Cluster only, and Sentinel's
+    `force_master_ip` replaces the IP but not the port (redis/redis-py#3483), so
+    the two discovery methods are wrapped instead. Failover handling is
+    untouched: the pool still re-asks Sentinel on a connection error or a
+    READONLY reply, and compares (mapped) addresses to spot a new primary.
+    """
+
+    def __init__(self, address_map: Mapping[str, str], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.address_map = dict(address_map)
+
+    def remap(self, address: tuple[str, int]) -> tuple[str, int]:
+        mapped = self.address_map.get(f"{address[0]}:{address[1]}")
+        return split(mapped) if mapped else address
+
+    def discover_master(self, service_name: str) -> tuple[str, int]:
+        return self.remap(super().discover_master(service_name))
+
+    def filter_slaves(self, slaves: Any) -> list[tuple[str, int]]:
+        return [self.remap(a) for a in super().filter_slaves(slaves)]
+
+
+def host_sentinel(
+    outputs: Mapping[str, Any], password: str, socket_timeout: float = 1.0
+) -> RemappedSentinel:
+    """A client on the Docker host from the stack outputs: the Sentinels at
+    their published ports, the data nodes through `redisHostAddressMap`."""
+    sentinels = [("127.0.0.1", s["hostPort"]) for s in outputs["redisSentinels"]]
+    return RemappedSentinel(
+        outputs["redisHostAddressMap"],
+        sentinels,
+        sentinel_kwargs={"password": password, "socket_timeout": socket_timeout},
+        password=password,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        decode_responses=True,
+    )
+
+
+def client(port: int, password: str, timeout: float = 2.0) -> redis.Redis:
+    return redis.Redis(
+        host="127.0.0.1",
+        port=port,
+        password=password,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        decode_responses=True,
+    )
+
+
+def masters(sentinel_port: int, password: str) -> dict[str, dict[str, Any]]:
+    """`SENTINEL MASTERS` of one Sentinel, by master set name."""
+    return client(sentinel_port, password).sentinel_masters()  # type: ignore[no-any-return]
+
+
+def replicas(sentinel_port: int, password: str, name: str) -> list[dict[str, Any]]:
+    return client(sentinel_port, password).sentinel_slaves(name)  # type: ignore[no-any-return]
+
+
+def ckquorum(sentinel_port: int, password: str, name: str) -> str:
+    """The raw CKQUORUM reply. Sent as two words: redis-py's callback for
+    "SENTINEL CKQUORUM" turns the reply ("OK 3 usable Sentinels...") into a
+    bool that is False, since it is not exactly "OK"."""
+    return str(client(sentinel_port, password).execute_command("SENTINEL", "CKQUORUM", name))
+
+
+def role(port: int, password: str) -> str:
+    """"master" or "slave", as the node itself reports it."""
+    return str(client(port, password).execute_command("ROLE")[0])
+
+
+def roles_by_group(nodes: list[dict[str, Any]], password: str) -> dict[str, dict[str, str]]:
+    """master set -> {node ip: role it reports}, asked through the published ports."""
+    out: dict[str, dict[str, str]] = {}
+    for node in nodes:
+        out.setdefault(node["masterSet"], {})[node["ip"]] = role(node["hostPort"], password)
+    return out
+
+
+def settled(outputs: Mapping[str, Any], password: str) -> bool:
+    """Every group has exactly one node reporting `master`, every Sentinel names
+    that node as the group's primary, and sees its replicas linked (`ok`)."""
+    roles = roles_by_group(outputs["redisNodes"], password)
+    for sentinel in outputs["redisSentinels"]:
+        known = masters(sentinel["hostPort"], password)
+        for name, by_ip in roles.items():
+            primaries = [ip for ip, r in by_ip.items() if r == "master"]
+            if len(primaries) != 1 or known[name]["ip"] != primaries[0]:
+                return False
+            linked = {
+                r["ip"]
+                for r in replicas(sentinel["hostPort"], password, name)
+                if r.get("master-link-status") == "ok" and not r["is_sdown"]
+            }
+            if linked != set(by_ip) - {primaries[0]}:
+                return False
+    return True

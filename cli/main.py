@@ -23,6 +23,7 @@ from cli.errors import FAILED, INTERRUPTED, ChangesFound, InfraError, InvalidInp
 from cli.plan import op_counts
 from cli.progress import Progress
 from cli.project import find_project
+from stacks.config import StackConfig
 
 app = typer.Typer(
     name="infra",
@@ -116,15 +117,21 @@ def info(message: str) -> None:
 def validate(stack: StackArg) -> None:
     """Check the stack file against the typed config. Never starts Pulumi."""
     config = deploy.validate(find_project(), stack)
+    out.print(f"stacks/Pulumi.{stack}.yaml is valid: {describe(config)}", highlight=False)
+    for advice in config.mongo.advisories() if config.mongo.enabled else []:
+        err.print(f"warning: {advice}", highlight=False, markup=False)
+
+
+def describe(config: StackConfig) -> str:
     parts = []
     if config.redis.enabled:
         r = config.redis
         parts.append(f"redis {r.mode} {r.shards}x(1+{r.replicas})")
-    parts += [c for c in config.enabled_components() if c != "redis"]
-    out.print(
-        f"stacks/Pulumi.{stack}.yaml is valid: {', '.join(parts) or 'no components'}",
-        highlight=False,
-    )
+    if config.mongo.enabled:
+        parts.append(f"mongo replica set of {config.mongo.members}")
+    if config.edge.enabled:
+        parts.append("cloudflare edge")
+    return ", ".join(parts) or "no components"
 
 
 @command

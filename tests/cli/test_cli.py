@@ -27,7 +27,7 @@ def test_version(runner: CliRunner) -> None:
 def test_validate_local(runner: CliRunner, project: Path) -> None:
     code, out, _ = invoke(runner, "validate", "local")
     assert code == 0
-    assert "stacks/Pulumi.local.yaml is valid: redis cluster 3x(1+1)" in out
+    assert "Pulumi.local.yaml is valid: redis cluster 3x(1+1), mongo replica set of 3" in out
 
 
 def test_invalid_config_lists_every_problem_exit_2_and_touches_nothing(

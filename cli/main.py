@@ -240,6 +240,29 @@ def print_outputs(items: list[deploy.OutputItem], as_json: bool, show_secrets: b
 
 
 @command
+def status(
+    stack: StackArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check, from this host, that the stack's Redis and Mongo are healthy (exit 1 if not)."""
+    from cli import health
+
+    items = deploy.Deployer(find_project(), stack).outputs()
+    checks = health.status({i.name: i.value for i in items})
+    if as_json:
+        out.print_json(json.dumps([c.as_dict() for c in checks]))
+    for check in checks if not as_json else []:
+        mark = "ok  " if check.ok else "FAIL"
+        out.print(Text(f"{mark} {check.component}: {check.summary}"))
+        for detail in check.details:
+            out.print(Text(f"     - {detail}"))
+    if not checks:
+        info("no Redis or Mongo in this stack's outputs: nothing to check")
+    if not all(c.ok for c in checks):
+        raise typer.Exit(FAILED)
+
+
+@command
 def init(
     stack: StackArg,
     template: Annotated[str, typer.Option("--template", "-t", help="local | production")] = "local",

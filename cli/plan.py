@@ -40,8 +40,8 @@ def step_of(meta: auto.StepEventMetadata) -> dict[str, Any]:
         # Edge reviews need rule-level detail (which rule, which field). The
         # engine masks secret inputs as "[secret]" in events, and the edge's
         # records and rules hold none.
-        step["old"] = {"inputs": dict(meta.old.inputs)} if meta.old else None
-        step["new"] = {"inputs": dict(meta.new.inputs)} if meta.new else None
+        step["old"] = {"inputs": dict(meta.old.inputs or {})} if meta.old else None
+        step["new"] = {"inputs": dict(meta.new.inputs or {})} if meta.new else None
     return step
 
 

@@ -155,3 +155,47 @@ def test_restart_of_every_container_keeps_cluster_and_data(
     assert values == [str(i) for i in range(1000)]
     init = docker_client.containers.get(f"infra-{deployed.stack}-redis-init")
     dockerenv.wait_for(lambda: "not creating it again" in init.logs().decode(), timeout=60)
+
+
+def plain_outputs(deployed: Deployed) -> dict[str, Any]:
+    return {name: value for name, (value, _) in deployed.capture.outputs.items()}
+
+
+def test_status_sees_a_healthy_cluster_then_a_missing_node(
+    deployed: Deployed, docker_client
+) -> None:
+    from cli import health
+
+    [check] = health.status(plain_outputs(deployed))
+    assert check.ok, check
+    assert check.summary == (
+        "6/6 nodes up, 3 masters, 3 replicas in sync, slots 16384/16384, cluster_state ok"
+    )
+    topo = rediscluster.topology("127.0.0.1", deployed.port_base, deployed.password)
+    replica_ip = next(iter(topo.values()))[0].split(":")[0]
+    replica = next(n for n in deployed.output("redisNodes") if n["ip"] == replica_ip)
+    container = docker_client.containers.get(replica["name"])
+    container.stop(timeout=5)
+    try:
+        [check] = health.status(plain_outputs(deployed))
+        assert not check.ok
+        assert check.summary.startswith("5/6 nodes up, 3 masters, 2 replicas in sync")
+        assert any(replica["name"] in d and "unreachable" in d for d in check.details)
+    finally:
+        container.start()
+    dockerenv.wait_for(lambda: health.status(plain_outputs(deployed))[0].ok, timeout=60)
+
+
+def test_infra_status_command(deployed: Deployed, monkeypatch) -> None:
+    """`infra status` end to end, with the stack outputs the engine would return."""
+    from typer.testing import CliRunner
+
+    from cli import deploy
+    from cli.main import app
+
+    items = [deploy.OutputItem(k, v, s) for k, (v, s) in deployed.capture.outputs.items()]
+    monkeypatch.setattr(deploy.Deployer, "outputs", lambda self: items)
+    result = CliRunner().invoke(app, ["status", "local"])
+    assert result.exit_code == 0, result.output
+    assert "ok   redis: 6/6 nodes up" in result.stdout
+    assert deployed.password not in result.stdout

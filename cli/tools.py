@@ -56,11 +56,33 @@ _LANGUAGE_PATTERN = re.compile(r"no language plugin '([\w-]+)' found")
 
 _PLUGIN_PATTERNS = [
     # "Could not automatically download and install resource plugin
-    #  'pulumi-resource-docker' at version v4.11.2"
-    re.compile(r"resource plugin '(?:pulumi-resource-)?([a-z0-9-]+?)'(?: at version (v?[\w.-]+))?"),
+    #  'pulumi-resource-docker' at version v4.11.2" (acquisition failed), or
+    # "no resource plugin 'pulumi-resource-docker' found in the workspace at version
+    #  v4.11.2 or on your $PATH" (PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true)
+    re.compile(
+        r"resource plugin '(?:pulumi-resource-)?([a-z0-9-]+?)'(?: found in the workspace)?"
+        r"(?: at version (v?\d[\w.+-]*\w))?"
+    ),
     re.compile(r"no resource plugin '(?:pulumi-resource-)?([a-z0-9-]+?)'(?: found)?"),
     re.compile(r"could not find plugin for provider (?:resource )?([a-z0-9-]+)"),
 ]
+
+
+# Engine diagnostics while it tries to fetch a provider plugin it does not have.
+_ACQUISITION_PATTERN = re.compile(r"^(error downloading provider\b|Will retry in \S+ \[\d+/\d+\]$)")
+
+
+def plugin_acquisition_noise(message: str) -> bool:
+    """An engine diagnostic about a missing tool or a failed plugin download.
+
+    The CLI reports a missing plugin or language host itself, once, with the fix
+    (`ToolMissing`, exit 4); echoing the engine's retries and its own error line as
+    well buries that one line. With -v progress still shows them.
+    """
+    text = message.strip()
+    return bool(
+        _ACQUISITION_PATTERN.match(text) or missing_plugin(text) or missing_language_host(text)
+    )
 
 
 def missing_language_host(stderr: str) -> str | None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from pulumi import automation as auto
 
 from cli import tools
@@ -95,13 +96,7 @@ class Deployer:
             present = stack.get_all_config()
         missing = [k for k in SECRET_GENERATORS if f"{PROJECT_NAMESPACE}:{k}" not in present]
         if missing and not generate:
-            raise InvalidInput(
-                f"stack '{self.stack_name}' has no value for {', '.join(missing)}",
-                [
-                    f"run `infra init {self.stack_name} --secrets-only` once and commit "
-                    f"stacks/Pulumi.{self.stack_name}.yaml (secrets are stored encrypted)"
-                ],
-            )
+            raise missing_secrets(self.stack_name, missing)
         with engine_errors(self.stack_name):
             for key in missing:
                 stack.set_config(
@@ -110,8 +105,21 @@ class Deployer:
                 )
         return missing
 
+    def require_secrets(self) -> None:
+        """Non-local stacks: refuse missing secrets before the engine starts, as exit 2
+        promises; creating the stack in its backend would already rewrite the stack file.
+        Stacks importing ESC environments may get them from there: `ensure_secrets` decides."""
+        path = self.project.stack_file(self.stack_name)
+        doc = yaml.safe_load(path.read_text()) or {}
+        if self.stack_name == LOCAL_STACK or "environment" in doc:
+            return
+        missing = [k for k in SECRET_GENERATORS if k not in read_stack_file(path)]
+        if missing:
+            raise missing_secrets(self.stack_name, missing)
+
     # --- operations --------------------------------------------------------------
     def preview(self, on_event: EventHandler, diff: bool = False) -> PlanRecorder:
+        self.require_secrets()
         stack = self.stack()
         self.ensure_secrets(stack, generate=self.stack_name == LOCAL_STACK)
         recorder = PlanRecorder(self.stack_name)
@@ -126,6 +134,7 @@ class Deployer:
 
     def up(self, on_event: EventHandler) -> auto.UpResult:
         self.require_docker()
+        self.require_secrets()
         stack = self.stack()
         self.ensure_secrets(stack, generate=self.stack_name == LOCAL_STACK)
         with engine_errors(self.stack_name):
@@ -172,6 +181,16 @@ def init_stack(
         shutil.copyfile(source, target)
     deployer = Deployer(project, stack)
     return deployer.ensure_secrets(deployer.stack(), generate=True)
+
+
+def missing_secrets(stack: str, missing: list[str]) -> InvalidInput:
+    return InvalidInput(
+        f"stack '{stack}' has no value for {', '.join(missing)}",
+        [
+            f"run `infra init {stack} --secrets-only` once and commit "
+            f"stacks/Pulumi.{stack}.yaml (secrets are stored encrypted)"
+        ],
+    )
 
 
 @contextmanager

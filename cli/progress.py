@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.status import Status
 
 from cli.plan import NO_CHANGE_OPS, resource_name
+from cli.tools import plugin_acquisition_noise
 
 SYMBOLS = {
     "create": "+",
@@ -116,6 +117,8 @@ class Progress:
         took = time.monotonic() - self.step_started.pop(meta.urn)
         self.in_flight -= 1
         self.done += 1
+        if self.action.startswith("preview "):
+            return  # a preview changes nothing: "created redis" would be untrue
         word = DONE_WORDS.get(op, op)
         self._line(f"  {word} {resource_name(meta.urn)} ({took:.1f}s)")
 
@@ -127,6 +130,8 @@ class Progress:
         self._line(f"x failed   {meta.type} {resource_name(meta.urn)}")
 
     def _diagnostic(self, diag: auto.DiagnosticEvent) -> None:
+        if not self.verbose and plugin_acquisition_noise(diag.message):
+            return  # the CLI reports the missing tool itself, in one line with the fix
         if diag.severity in ("error", "warning") or (self.verbose and diag.severity == "info"):
             where = f" ({resource_name(diag.urn)})" if diag.urn else ""
             for line in diag.message.strip().splitlines():

@@ -118,6 +118,7 @@ class RedisConfig(Model):
 
     def _mode_keys(self) -> list[tuple[str, str]]:
         """Keys given for the other mode: refused, so a typo'd mode is not silent."""
+        unused: tuple[str, ...]
         if self.mode == "cluster":
             unused, hint = SENTINEL_ONLY, "remove it, or set redis.mode: sentinel"
         else:

@@ -72,11 +72,14 @@ def client(port: int, password: str, timeout: float = 2.0) -> redis.Redis:
 
 def masters(sentinel_port: int, password: str) -> dict[str, dict[str, Any]]:
     """`SENTINEL MASTERS` of one Sentinel, by master set name."""
-    return client(sentinel_port, password).sentinel_masters()  # type: ignore[no-any-return]
+    known = client(sentinel_port, password).sentinel_masters()
+    assert isinstance(known, dict)  # redis-py parses it into a dict; its annotation is wider
+    return known
 
 
 def replicas(sentinel_port: int, password: str, name: str) -> list[dict[str, Any]]:
-    return client(sentinel_port, password).sentinel_slaves(name)  # type: ignore[no-any-return]
+    found: list[dict[str, Any]] = client(sentinel_port, password).sentinel_slaves(name)
+    return found
 
 
 def ckquorum(sentinel_port: int, password: str, name: str) -> str:

@@ -164,8 +164,7 @@ def managed_rule_args(rule: ManagedRule) -> dict[str, Any]:
         }
         params["overrides"] = {
             "categories": [
-                {"category": f"paranoia-level-{n}", "enabled": False}
-                for n in range(level + 1, 5)
+                {"category": f"paranoia-level-{n}", "enabled": False} for n in range(level + 1, 5)
             ],
             "rules": [score_rule],
         }

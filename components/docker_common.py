@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from importlib import resources
+from typing import Any
 
+import pulumi
 import pulumi_docker as docker
 
 # Bounded container logs: a chatty node must not fill the Docker host's disk.
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 
 
-def labels(values: Mapping[str, str]) -> list[docker.ContainerLabelArgs]:
+def label_args(values: Mapping[str, str]) -> list[docker.ContainerLabelArgs]:
     return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(values.items())]
 
 
@@ -59,3 +61,36 @@ def network_attachment(
             aliases=list(aliases),
         )
     ]
+
+
+def service_container(
+    logical_name: str,
+    *,
+    parent: pulumi.Resource,
+    labels: Mapping[str, str],
+    wait_timeout: int,
+    depends_on: Sequence[pulumi.Resource] = (),
+    **spec: Any,
+) -> docker.Container:
+    """A long-running container the way every component runs one.
+
+    Docker restarts it unless it was stopped on purpose; the provider waits
+    until its healthcheck passes (`wait`), so `up` fails on a container that
+    never becomes healthy instead of reporting success; logs are bounded; and
+    its fixed name forces delete-before-replace, since pulumi-docker otherwise
+    creates the replacement first and the two names collide.
+    """
+    return docker.Container(
+        logical_name,
+        restart="unless-stopped",
+        must_run=True,
+        wait=True,
+        wait_timeout=wait_timeout,
+        log_driver="json-file",
+        log_opts=LOG_OPTS,
+        labels=label_args(labels),
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=list(depends_on), delete_before_replace=True
+        ),
+        **spec,
+    )

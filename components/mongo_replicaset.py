@@ -266,7 +266,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
             if args.publish
             else []
         )
-        return docker.Container(
+        return dc.service_container(
             f"{name}-{'arbiter' if arbiter else f'member-{i}'}",
             name=host,
             hostname=host,
@@ -283,17 +283,10 @@ class MongoReplicaSet(pulumi.ComponentResource):
             healthcheck=dc.shell_healthcheck(
                 member_health(port), interval="5s", timeout="10s", retries=6, start_period="30s"
             ),
-            restart="unless-stopped",
             memory=ARBITER_MEMORY_MB if arbiter else args.memory_mb,
-            must_run=True,
-            wait=True,
             wait_timeout=120,
-            log_driver="json-file",
-            log_opts=dc.LOG_OPTS,
-            labels=dc.labels(
-                {**args.labels, "infra.role": "mongo-arbiter" if arbiter else "mongo-member"}
-            ),
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            labels={**args.labels, "infra.role": "mongo-arbiter" if arbiter else "mongo-member"},
+            parent=self,
         )
 
     def _init(
@@ -328,7 +321,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
                 file=ROOT_PASSWORD_PATH, content=password, permissions="0400"
             ),
         ]
-        return docker.Container(
+        return dc.service_container(
             f"{name}-init",
             name=init_name,
             hostname=init_name,
@@ -349,17 +342,11 @@ class MongoReplicaSet(pulumi.ComponentResource):
             healthcheck=dc.shell_healthcheck(
                 INIT_HEALTH, interval="3s", retries=3, start_period="240s"
             ),
-            restart="unless-stopped",
             memory=INIT_MEMORY_MB,
-            must_run=True,
-            wait=True,
             wait_timeout=300,
-            log_driver="json-file",
-            log_opts=dc.LOG_OPTS,
-            labels=dc.labels({**args.labels, "infra.role": "mongo-init"}),
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=members, delete_before_replace=True
-            ),
+            labels={**args.labels, "infra.role": "mongo-init"},
+            parent=self,
+            depends_on=members,
         )
 
     def _set_outputs(

@@ -142,7 +142,8 @@ class RedisCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         conf = password.apply(lambda pw: node_conf(args, ip, pw))
-        return docker.Container(
+        ports = dc.host_ports(args.host_port_base, args.node_count, REDIS_PORT, args.host_bind)
+        return dc.service_container(
             f"{name}-node-{i}",
             name=node_name,
             hostname=node_name,
@@ -150,20 +151,13 @@ class RedisCluster(pulumi.ComponentResource):
             command=["redis-server", CONF_PATH],
             uploads=[docker.ContainerUploadArgs(file=CONF_PATH, content=conf, permissions="0644")],
             networks_advanced=dc.network_attachment(args.network_name, ip, [node_name]),
-            ports=dc.host_ports(args.host_port_base, args.node_count, REDIS_PORT, args.host_bind)[
-                i
-            ],
+            ports=ports[i],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
             healthcheck=dc.shell_healthcheck(NODE_HEALTH, interval="2s"),
-            restart="unless-stopped",
             memory=args.memory_mb,
-            must_run=True,
-            wait=True,
             wait_timeout=90,
-            log_driver="json-file",
-            log_opts=dc.LOG_OPTS,
-            labels=dc.labels({**args.labels, "infra.role": "redis-cluster-node"}),
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            labels={**args.labels, "infra.role": "redis-cluster-node"},
+            parent=self,
         )
 
     def _init(
@@ -183,7 +177,7 @@ class RedisCluster(pulumi.ComponentResource):
         """
         init_name = f"{args.name_prefix}-init"
         node_list = " ".join(f"{ip}:{REDIS_PORT}" for ip in args.node_ips[: args.node_count])
-        return docker.Container(
+        return dc.service_container(
             f"{name}-init",
             name=init_name,
             hostname=init_name,
@@ -204,15 +198,11 @@ class RedisCluster(pulumi.ComponentResource):
             healthcheck=dc.shell_healthcheck(
                 f"sh {INIT_SCRIPT_PATH} health", interval="2s", retries=3, start_period="120s"
             ),
-            restart="unless-stopped",
             memory=32,
-            must_run=True,
-            wait=True,
             wait_timeout=180,
-            log_driver="json-file",
-            log_opts=dc.LOG_OPTS,
-            labels=dc.labels({**args.labels, "infra.role": "redis-cluster-init"}),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=nodes, delete_before_replace=True),
+            labels={**args.labels, "infra.role": "redis-cluster-init"},
+            parent=self,
+            depends_on=nodes,
         )
 
     def _set_outputs(

@@ -285,7 +285,7 @@ class RedisSentinel(pulumi.ComponentResource):
         volume = self._volume(f"{name}-data-{g}-{k}", f"{node_name}-data", args)
         template = password.apply(lambda pw: node_conf(args, g, k, pw))
         role = "primary" if k == 0 else "replica"
-        return docker.Container(
+        return dc.service_container(
             f"{name}-node-{g}-{k}",
             name=node_name,
             hostname=node_name,
@@ -299,14 +299,9 @@ class RedisSentinel(pulumi.ComponentResource):
             ports=_published(args.node_host_port(g, k), REDIS_PORT, args.host_bind),
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
             healthcheck=dc.shell_healthcheck(f"sh {SCRIPT_PATH} node-health", interval="2s"),
-            restart="unless-stopped",
             memory=args.memory_mb,
-            must_run=True,
-            wait=True,
             wait_timeout=90,
-            log_driver="json-file",
-            log_opts=dc.LOG_OPTS,
-            labels=dc.labels(
+            labels=(
                 {
                     **args.labels,
                     "infra.role": "redis-sentinel-node",
@@ -314,7 +309,7 @@ class RedisSentinel(pulumi.ComponentResource):
                     "infra.redis.initial-role": role,
                 }
             ),
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            parent=self,
         )
 
     def _sentinel(
@@ -333,7 +328,7 @@ class RedisSentinel(pulumi.ComponentResource):
         sentinel_name = args.sentinel_name(j)
         volume = self._volume(f"{name}-sentinel-data-{j}", f"{sentinel_name}-data", args)
         template = password.apply(lambda pw: sentinel_conf(args, j, pw))
-        return docker.Container(
+        return dc.service_container(
             f"{name}-sentinel-{j}",
             name=sentinel_name,
             hostname=sentinel_name,
@@ -353,15 +348,11 @@ class RedisSentinel(pulumi.ComponentResource):
             healthcheck=dc.shell_healthcheck(
                 f"sh {SCRIPT_PATH} sentinel-health", interval="2s", start_period="30s"
             ),
-            restart="unless-stopped",
             memory=args.sentinel_memory_mb,
-            must_run=True,
-            wait=True,
             wait_timeout=90,
-            log_driver="json-file",
-            log_opts=dc.LOG_OPTS,
-            labels=dc.labels({**args.labels, "infra.role": "redis-sentinel"}),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=nodes, delete_before_replace=True),
+            labels={**args.labels, "infra.role": "redis-sentinel"},
+            parent=self,
+            depends_on=nodes,
         )
 
     def _set_outputs(

@@ -129,7 +129,9 @@ class Deployer:
             on_event(event)
 
         with engine_errors(self.stack_name):
-            stack.preview(diff=diff, on_event=handler, color="never")
+            result = stack.preview(diff=diff, on_event=handler, color="never")
+        if diff:
+            recorder.rendered_diff = result.stdout
         return recorder
 
     def up(self, on_event: EventHandler) -> auto.UpResult:

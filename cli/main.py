@@ -152,6 +152,9 @@ def preview(
     plan = recorder.plan()
     if as_json:
         out.print_json(json.dumps(plan))
+    elif diff and recorder.rendered_diff:
+        out.print(Text(recorder.rendered_diff.rstrip()))
+        info(progress.summary_line(plan["changeSummary"]))
     else:
         info(progress.summary_line(plan["changeSummary"]))
     if expect_no_changes and plan["hasChanges"]:

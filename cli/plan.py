@@ -53,6 +53,7 @@ class PlanRecorder:
     steps: list[dict[str, Any]] = field(default_factory=list)
     diagnostics: list[dict[str, str]] = field(default_factory=list)
     summary: dict[str, int] | None = None
+    rendered_diff: str = ""
 
     def __call__(self, event: auto.EngineEvent) -> None:
         if event.resource_pre_event and event.resource_pre_event.metadata:

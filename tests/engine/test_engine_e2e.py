@@ -230,6 +230,8 @@ def test_second_up_changes_nothing_and_a_config_change_exits_3(deployed: Engine)
     assert result.code == 3, result
     assert plan(result)["hasChanges"] is True
     assert ("update", "thing") in {(s["op"], s["name"]) for s in plan(result)["steps"]}
+    result = ok(deployed.run("preview", STACK, "--diff"))
+    assert re.search(r'~ label\s*: "first" => "second"', result.out), result.out
     assert read_thing(deployed, thing_id) == before
 
 

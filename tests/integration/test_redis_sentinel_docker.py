@@ -109,6 +109,14 @@ def test_every_sentinel_reports_every_group(deployed: Deployed) -> None:
     assert len(nodes) == 6
 
 
+def test_status_reports_the_sentinel_view(deployed: Deployed) -> None:
+    from cli import health
+
+    [check] = health.status(deployed.outputs)
+    assert check.ok, check
+    assert check.summary == "3/3 sentinels up, 3/3 master sets with one agreed primary"
+
+
 def test_announced_addresses_are_the_fixed_ips_and_map_to_the_host(deployed: Deployed) -> None:
     node_ips = addressing.addresses(deployed.subnet, "redis", 80)
     assert [n["ip"] for n in deployed.output("redisNodes")] == [

@@ -8,10 +8,11 @@ bench/results/redis_cluster.json. Usage: python -m bench.redis_cluster [--rounds
    reporting cluster_state:ok with 16384 slots, (a) with the program's init
    container and (b) with a bare `redis-cli --cluster create` run on the same
    kind of started nodes; reported with their ratio.
-2. Failover: stop the container of a master; time until its replica is
-   promoted (seen from a surviving node) and until a write to a key owned by
-   that shard succeeds through redis-py's cluster client; with the project's
-   default cluster-node-timeout (3000 ms) and with Redis' default (15000 ms).
+2. Failover (the `infra drill` code): kill the container of a master; time
+   until its replica is promoted and until a write to a key owned by that shard
+   succeeds through redis-py's cluster client, and whether any replicated key
+   was lost; with the project's default cluster-node-timeout (3000 ms) and with
+   Redis' default (15000 ms).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from typing import Any
 
 import docker
 
-from tests.support import dockerenv, rediscluster
+from cli import drill
+from cli import rediskit as rediscluster
+from tests.support import dockerenv
 from tests.support.capture import Capture, run_program
 from tests.support.dockerapply import Applier, sweep
 
@@ -100,38 +103,14 @@ def formation(client: docker.DockerClient, image: str, bare: bool) -> float:
 
 
 def failover_round(dep: Deployment) -> dict[str, float]:
-    client = rediscluster.host_cluster_client(dep.remap, dep.password)
-    topo = rediscluster.topology("127.0.0.1", dep.base, dep.password)
-    master_addr = sorted(topo)[0]
-    replica_addr = topo[master_addr][0]
-    victim = next(n for n in dep.nodes if f"{n['ip']}:6379" == master_addr)
-    survivor = next(n for n in dep.nodes if f"{n['ip']}:6379" != master_addr)
-    key = next(f"k{i}" for i in range(10000)
-               if rediscluster.slot_owner("127.0.0.1", dep.base, dep.password,
-                                          client.keyslot(f"k{i}")) == master_addr)
-    client.set(key, "before")
-    container = dep.client.containers.get(victim["name"])
-    container.stop(timeout=0)
-    stopped = time.monotonic()
-
-    def promoted() -> bool:
-        now = rediscluster.topology("127.0.0.1", survivor["hostPort"], dep.password)
-        return replica_addr in now
-
-    promoted_s = dockerenv.wait_for(promoted, timeout=120, interval=0.05)
-
-    def write_ok() -> bool:
-        client.set(key, "after")
-        return True
-
-    dockerenv.wait_for(write_ok, timeout=120, interval=0.05)
-    write_s = time.monotonic() - stopped
-    client.close()
-    container.start()
-    dockerenv.wait_for(dep.all_ok, timeout=120)
-    dockerenv.wait_for(lambda: sum(len(r) for r in rediscluster.topology(
-        "127.0.0.1", survivor["hostPort"], dep.password).values()) == 3, timeout=120)
-    return {"promoted_s": round(promoted_s, 3), "write_ok_s": round(write_s, 3)}
+    """One `infra drill`: kill a master, measure promotion and the first write."""
+    outputs = {k: v for k, (v, _) in dep.capture.outputs.items()}
+    containers = dep.client.containers
+    result = drill.cluster_failover(
+        outputs, lambda n: containers.get(n).kill(), lambda n: containers.get(n).start()
+    )
+    return {"promoted_s": result.promoted_s, "write_ok_s": result.write_ok_s,
+            "rejoined_s": result.rejoined_s, "keys_lost": result.keys_lost}
 
 
 def failover(client: docker.DockerClient, image: str, node_timeout_ms: int,

@@ -161,6 +161,14 @@ class Deployer:
         return [OutputItem(k, v.value, bool(v.secret)) for k, v in sorted(values.items())]
 
 
+def local_containers() -> Any:
+    """The local Docker engine's containers API (for drills), or ToolMissing."""
+    import docker
+
+    tools.docker_engine()
+    return docker.from_env(timeout=30).containers
+
+
 def init_stack(
     project: Project, stack: str, template: str, force: bool, secrets_only: bool
 ) -> list[str]:

@@ -19,7 +19,14 @@ from rich.table import Table
 from rich.text import Text
 
 from cli import __version__, deploy
-from cli.errors import FAILED, INTERRUPTED, ChangesFound, InfraError, InvalidInput
+from cli.errors import (
+    FAILED,
+    INTERRUPTED,
+    ChangesFound,
+    InfraError,
+    InvalidInput,
+    OperationFailed,
+)
 from cli.plan import op_counts
 from cli.progress import Progress
 from cli.project import find_project
@@ -263,6 +270,43 @@ def status(
         info("no Redis or Mongo in this stack's outputs: nothing to check")
     if not all(c.ok for c in checks):
         raise typer.Exit(FAILED)
+
+
+@command
+def drill(
+    stack: StackArg,
+    yes: YesOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Failover drill: kill one Redis Cluster master, measure recovery, bring it back."""
+    from cli import drill as drills
+
+    deployer = deploy.Deployer(find_project(), stack)
+    outputs = {i.name: i.value for i in deployer.outputs()}
+    if outputs.get("redisMode") != "cluster":
+        raise InvalidInput(
+            f"stack '{stack}' has no Redis Cluster: the drill needs redis.mode cluster"
+        )
+    confirm_or_refuse("drill", stack, yes)
+    containers = deploy.local_containers()
+    try:
+        result = drills.cluster_failover(
+            outputs, lambda n: containers.get(n).kill(), lambda n: containers.get(n).start()
+        )
+    except drills.DrillFailed as exc:
+        raise OperationFailed(f"failover drill on '{stack}' failed: {exc}") from None
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+        return
+    out.print(
+        Text(
+            f"killed master {result.victim}; replica {result.promoted} promoted after "
+            f"{result.promoted_s:.2f}s; writes to the shard succeeded after "
+            f"{result.write_ok_s:.2f}s; "
+            f"{result.keys_lost}/{result.keys_checked} replicated keys lost; old master rejoined "
+            f"as a replica {result.rejoined_s:.2f}s after it was started again"
+        )
+    )
 
 
 @command

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import docker
 import pytest
 
+from cli import rediskit as rediscluster
 from stacks import addressing
-from tests.support import dockerenv, rediscluster
+from tests.support import dockerenv
 from tests.support.capture import Capture, run_program
 from tests.support.dockerapply import Applied, Applier, sweep
 
@@ -199,3 +201,42 @@ def test_infra_status_command(deployed: Deployed, monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     assert "ok   redis: 6/6 nodes up" in result.stdout
     assert deployed.password not in result.stdout
+
+
+def test_failover_drill_measures_recovery_without_losing_replicated_keys(
+    deployed: Deployed, docker_client
+) -> None:
+    from cli import drill
+
+    containers = docker_client.containers
+    result = drill.cluster_failover(
+        plain_outputs(deployed),
+        stop=lambda n: containers.get(n).kill(),
+        start=lambda n: containers.get(n).start(),
+    )
+    node_ips = {f"{n['ip']}:6379" for n in deployed.output("redisNodes")}
+    assert {result.victim, result.promoted} <= node_ips
+    assert result.victim != result.promoted
+    # cluster-node-timeout is 3000 ms: promotion cannot come before it, and
+    # the failure detection + election should not take 10 times longer.
+    assert 3.0 <= result.promoted_s <= 30.0
+    assert result.promoted_s <= result.write_ok_s <= 30.0
+    assert result.keys_checked == 200 and result.keys_lost == 0
+    topo = rediscluster.topology("127.0.0.1", deployed.port_base, deployed.password)
+    assert result.promoted in topo and result.victim in topo[result.promoted]
+
+
+def test_infra_drill_command(deployed: Deployed, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from cli import deploy
+    from cli.main import app
+
+    items = [deploy.OutputItem(k, v, s) for k, (v, s) in deployed.capture.outputs.items()]
+    monkeypatch.setattr(deploy.Deployer, "outputs", lambda self: items)
+    refused = CliRunner().invoke(app, ["drill", "local"])
+    assert refused.exit_code == 2 and "needs --yes" in refused.stderr
+    result = CliRunner().invoke(app, ["drill", "local", "--yes", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["keys_lost"] == 0 and figures["write_ok_s"] >= figures["promoted_s"] > 0

@@ -1,4 +1,4 @@
-"""Checks on a running Redis Cluster, from the Docker host."""
+"""Client-side helpers for a Redis Cluster provisioned by infra, used from the Docker host."""
 
 from __future__ import annotations
 
@@ -83,3 +83,7 @@ def replication_ok(host: str, port: int, password: str) -> bool:
     """A master, or a replica whose link to its master is up."""
     info = node_client(host, port, password).info("replication")
     return info["role"] == "master" or info.get("master_link_status") == "up"
+
+
+def replication_role(host: str, port: int, password: str) -> str:
+    return str(node_client(host, port, password).info("replication")["role"])

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from stacks.config.edge import (
+from components.cloudflare_types import (
     HTTP_DDOS_RULESET,
     OWASP_SCORE_RULE,
     OWASP_THRESHOLDS,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+# The generic model base and field errors live with the components (the lowest
+# layer), whose typed args use them too; re-exported here for the config models.
+from components.typed_args import Model as Model
+from components.typed_args import field_error as field_error
+from components.typed_args import split_field_error as split_field_error
 
 PROJECT = "infra"
 NAMESPACE = f"{PROJECT}:"
@@ -16,17 +19,6 @@ _IMAGE_RE = re.compile(
     r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9._-]+)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"
 )
-
-
-class Model(BaseModel):
-    """Base of every config model: camelCase keys in YAML, unknown keys refused."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-    )
 
 
 def check_image(value: str) -> str:
@@ -51,18 +43,3 @@ def check_password(value: str) -> str:
             "(leave it unset and `infra up` generates one)"
         )
     return value
-
-
-_MARK = "\u00a7"  # marks a model-level error that belongs to one field
-
-
-def field_error(field: str, message: str) -> ValueError:
-    """An error raised by a model validator but reported at `<model>.<field>`."""
-    return ValueError(f"{_MARK}{field}{_MARK}{message}")
-
-
-def split_field_error(message: str) -> tuple[str | None, str]:
-    if message.startswith(_MARK):
-        field, _, rest = message[1:].partition(_MARK)
-        return field, rest
-    return None, message

@@ -20,7 +20,7 @@ import pulumi._types as pulumi_types
 import pulumi_cloudflare as cloudflare
 import pytest
 
-from stacks.config.edge import (
+from components.cloudflare_types import (
     CLOUDFLARE_MANAGED_RULESET,
     HTTP_DDOS_RULESET,
     OWASP_RULESET,

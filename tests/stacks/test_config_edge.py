@@ -10,17 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stacks.config import ConfigInvalid, parse_config, read_stack_file
-from stacks.config.edge import (
+from components.cloudflare_types import (
     COLO,
     MITIGATION_TIMEOUTS,
     PHASES,
     RATE_PERIODS,
-    RECORD_TYPES,
-    EdgeConfig,
     FirewallRule,
     RateLimitRule,
 )
+from stacks.config import ConfigInvalid, parse_config, read_stack_file
+from stacks.config.edge import RECORD_TYPES, EdgeConfig
 
 REPO = Path(__file__).resolve().parents[2]
 ZONE_ID = "0123456789abcdef0123456789abcdef"

@@ -111,22 +111,10 @@ def test_container_on_the_stack_network_follows_redirects(
         " for i in $(seq 1 50); do cli set app:$i v$i >/dev/null; done;"
         " for i in $(seq 1 50); do cli get app:$i; done"
     )
-    net = docker_client.networks.get(deployed.output("networkName"))
-    container = docker_client.containers.create(
-        redis_image,
-        ["sh", "-c", script],
-        environment={"SEED": node0, "REDISCLI_AUTH": deployed.password},
-        labels={"infra.test-run": deployed.stack[2:]},
-        network=net.name,
+    out = dockerenv.run_app_container(
+        docker_client, redis_image, deployed.output("networkName"), app_ip, script,
+        {"SEED": node0, "REDISCLI_AUTH": deployed.password}, deployed.stack[2:],
     )
-    try:
-        net.disconnect(container)
-        net.connect(container, ipv4_address=app_ip)
-        container.start()
-        assert container.wait(timeout=60)["StatusCode"] == 0
-        out = container.logs().decode().split()
-    finally:
-        container.remove(force=True)
     assert out == [f"v{i}" for i in range(1, 51)]
 
 

@@ -157,22 +157,10 @@ def test_container_on_the_stack_network_asks_sentinel(
         " set -- $addr; redis-cli --no-auth-warning -h $1 -p $2 set app:key from-app >/dev/null;"
         " redis-cli --no-auth-warning -h $1 -p $2 get app:key; echo $1"
     )
-    net = docker_client.networks.get(deployed.output("networkName"))
-    container = docker_client.containers.create(
-        redis_image,
-        ["sh", "-c", script],
-        environment={"SENTINEL": sentinel_ip, "REDISCLI_AUTH": deployed.password},
-        labels={"infra.test-run": deployed.run},
-        network=net.name,
+    out = dockerenv.run_app_container(
+        docker_client, redis_image, deployed.output("networkName"), app_ip, script,
+        {"SENTINEL": sentinel_ip, "REDISCLI_AUTH": deployed.password}, deployed.run,
     )
-    try:
-        net.disconnect(container)
-        net.connect(container, ipv4_address=app_ip)
-        container.start()
-        assert container.wait(timeout=60)["StatusCode"] == 0
-        out = container.logs().decode().split()
-    finally:
-        container.remove(force=True)
     assert out == ["from-app", deployed.node(2, 0)["ip"]]
 
 

@@ -89,3 +89,34 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
             pass
         time.sleep(interval)
     raise TimeoutError(f"condition not met within {timeout}s")
+
+
+def run_app_container(
+    client: docker.DockerClient,
+    image: str,
+    network: str,
+    ip: str,
+    script: str,
+    environment: dict[str, str],
+    run: str,
+) -> list[str]:
+    """Run `sh -c script` as an application container at `ip` on the stack's
+    network, the way an app would reach the tier; returns its output words."""
+    net = client.networks.get(network)
+    container = client.containers.create(
+        image,
+        ["sh", "-c", script],
+        environment=environment,
+        labels={"infra.test-run": run},
+        network=net.name,
+    )
+    try:
+        net.disconnect(container)
+        net.connect(container, ipv4_address=ip)
+        container.start()
+        status = container.wait(timeout=60)["StatusCode"]
+        output = container.logs().decode()
+        assert status == 0, output
+        return output.split()
+    finally:
+        container.remove(force=True)

@@ -71,8 +71,7 @@ class ClusterView:
         return list(self.outputs["redisNodes"])
 
     def endpoint(self, node: Mapping[str, Any]) -> tuple[str, int]:
-        host, _, port = self.remap[f"{node['ip']}:{node['port']}"].rpartition(":")
-        return host, int(port)
+        return rediskit.host_endpoint(self.remap, node["ip"], node["port"])
 
     def node_at(self, address: str) -> dict[str, Any]:
         return next(n for n in self.nodes if f"{n['ip']}:{n['port']}" == address)
@@ -95,12 +94,12 @@ def pick_victim(view: ClusterView, seed: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def keys_on(view: ClusterView, client: Any, master: str, count: int) -> list[str]:
-    seed = view.endpoint(view.node_at(master))
+    slots = rediskit.master_slots(*view.endpoint(view.node_at(master)), view.password)
     keys: list[str] = []
     i = 0
     while len(keys) < count:
         key = f"infra-drill:{i}"
-        if rediskit.slot_owner(*seed, view.password, client.keyslot(key)) == master:
+        if rediskit.owner_of(slots, client.keyslot(key)) == master:
             keys.append(key)
         i += 1
     return keys
@@ -129,7 +128,10 @@ def cluster_failover(
         stop(victim["name"])
         stopped = time.monotonic()
         promoted_s = wait_until(
-            lambda: rediskit.replication_role(*view.endpoint(survivor), view.password) == "master",
+            lambda: (
+                rediskit.replication_info(*view.endpoint(survivor), view.password)["role"]
+                == "master"
+            ),
             timeout,
             f"promotion of {replica}",
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-TIMEOUT_S = 2.0
+from cli.rediskit import TIMEOUT_S, host_endpoint, node_client
 
 
 @dataclass
@@ -28,25 +28,13 @@ class Check:
                 "details": self.details}
 
 
-def host_endpoint(remap: Mapping[str, str], ip: str, port: int) -> tuple[str, int]:
-    """Where the host reaches an announced address: its published port, or itself."""
-    mapped = remap.get(f"{ip}:{port}", f"{ip}:{port}")
-    host, _, mapped_port = mapped.rpartition(":")
-    return host, int(mapped_port)
-
-
-def _client(host: str, port: int, password: str | None) -> redis.Redis:
-    return redis.Redis(host=host, port=port, password=password, socket_timeout=TIMEOUT_S,
-                       socket_connect_timeout=TIMEOUT_S, decode_responses=True)
-
-
 def redis_cluster(outputs: Mapping[str, Any]) -> Check:
     remap, password = outputs.get("redisHostAddressMap") or {}, outputs.get("redisPassword")
     nodes = outputs.get("redisNodes") or []
     up, details, masters, replicas, slots_ok = 0, [], 0, 0, 0
     states = set()
     for node in nodes:
-        client = _client(*host_endpoint(remap, node["ip"], node["port"]), password)
+        client = node_client(*host_endpoint(remap, node["ip"], node["port"]), password)
         try:
             info = client.execute_command("CLUSTER INFO")
             repl = client.info("replication")
@@ -77,7 +65,7 @@ def redis_sentinel(outputs: Mapping[str, Any]) -> Check:
     up, details = 0, []
     primaries: dict[str, set[str]] = {}
     for sentinel in sentinels:
-        client = _client(*host_endpoint(remap, sentinel["ip"], sentinel["port"]), password)
+        client = node_client(*host_endpoint(remap, sentinel["ip"], sentinel["port"]), password)
         try:
             reply = client.sentinel_masters()
         except redis.RedisError as exc:

@@ -1,21 +1,41 @@
-"""Client-side helpers for a Redis Cluster provisioned by infra, used from the Docker host."""
+"""Client-side helpers for a Redis tier provisioned by infra, used from the Docker host.
+
+Nodes announce their container addresses; the host reaches them through the
+published ports listed in the stack's `redisHostAddressMap` output.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
 
+TIMEOUT_S = 2.0
 
-def node_client(host: str, port: int, password: str) -> redis.Redis:
+
+def host_endpoint(remap: Mapping[str, str], ip: str, port: int) -> tuple[str, int]:
+    """Where the host reaches an announced address: its published port, or itself."""
+    mapped = remap.get(f"{ip}:{port}", f"{ip}:{port}")
+    host, _, mapped_port = mapped.rpartition(":")
+    return host, int(mapped_port)
+
+
+def node_client(host: str, port: int, password: str | None) -> redis.Redis:
     return redis.Redis(
-        host=host, port=port, password=password, socket_timeout=2, decode_responses=True
+        host=host,
+        port=port,
+        password=password,
+        socket_timeout=TIMEOUT_S,
+        socket_connect_timeout=TIMEOUT_S,
+        decode_responses=True,
     )
 
 
 def cluster_info(host: str, port: int, password: str) -> dict[str, str]:
-    raw = node_client(host, port, password).execute_command("CLUSTER INFO")
+    with node_client(host, port, password) as client:
+        raw = client.execute_command("CLUSTER INFO")
     if isinstance(raw, dict):  # redis-py parses the reply
         return {k: str(v) for k, v in raw.items()}
     return dict(line.split(":", 1) for line in str(raw).split() if ":" in line)
@@ -26,22 +46,47 @@ def cluster_ok(host: str, port: int, password: str) -> bool:
     return info.get("cluster_state") == "ok" and info.get("cluster_slots_ok") == "16384"
 
 
+def live_masters(host: str, port: int, password: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(every node, the masters not marked failed) from CLUSTER NODES, keyed by
+    announced address (redis-py parses the reply into {addr@bus: info})."""
+    with node_client(host, port, password) as client:
+        parsed = client.execute_command("CLUSTER NODES")
+    if not isinstance(parsed, dict):
+        raise TypeError(f"unexpected CLUSTER NODES reply: {type(parsed)}")
+    nodes = {str(addr).split("@")[0]: info for addr, info in parsed.items()}
+    masters = {
+        addr: info
+        for addr, info in nodes.items()
+        if "master" in info["flags"] and "fail" not in info["flags"]
+    }
+    return nodes, masters
+
+
 def topology(host: str, port: int, password: str) -> dict[str, list[str]]:
-    """master address -> replica addresses, from CLUSTER NODES."""
-    text = node_client(host, port, password).execute_command("CLUSTER NODES")
-    if isinstance(text, dict):  # redis-py parses it into {addr: info}
-        rows = [(addr, info) for addr, info in text.items()]
-        masters = {
-            info["node_id"]: addr.split("@")[0]
-            for addr, info in rows
-            if "master" in info["flags"] and "fail" not in info["flags"]
-        }
-        out: dict[str, list[str]] = {addr: [] for addr in masters.values()}
-        for addr, info in rows:
-            if "slave" in info["flags"] and info["master_id"] in masters:
-                out[masters[info["master_id"]]].append(addr.split("@")[0])
-        return out
-    raise TypeError(f"unexpected CLUSTER NODES reply: {type(text)}")
+    """master address -> replica addresses."""
+    nodes, masters = live_masters(host, port, password)
+    by_id = {info["node_id"]: addr for addr, info in masters.items()}
+    out: dict[str, list[str]] = {addr: [] for addr in masters}
+    for addr, info in nodes.items():
+        if "slave" in info["flags"] and info["master_id"] in by_id:
+            out[by_id[info["master_id"]]].append(addr)
+    return out
+
+
+def master_slots(host: str, port: int, password: str) -> dict[str, list[tuple[int, int]]]:
+    """master address -> the slot ranges it serves."""
+    _, masters = live_masters(host, port, password)
+    return {
+        addr: [(int(bounds[0]), int(bounds[-1])) for bounds in info["slots"]]
+        for addr, info in masters.items()
+    }
+
+
+def owner_of(slots: Mapping[str, list[tuple[int, int]]], slot: int) -> str:
+    for addr, ranges in slots.items():
+        if any(start <= slot <= end for start, end in ranges):
+            return addr
+    raise LookupError(f"no master serves slot {slot}")
 
 
 def host_cluster_client(host_address_map: Mapping[str, str], password: str) -> RedisCluster:
@@ -49,11 +94,7 @@ def host_cluster_client(host_address_map: Mapping[str, str], password: str) -> R
     mapped to the published ports (`address_remap`)."""
 
     def remap(address: tuple[str, int]) -> tuple[str, int]:
-        mapped = host_address_map.get(f"{address[0]}:{address[1]}")
-        if mapped is None:
-            return address
-        host, port = mapped.rsplit(":", 1)
-        return host, int(port)
+        return host_endpoint(host_address_map, *address)
 
     seed_host, seed_port = next(iter(host_address_map.values())).rsplit(":", 1)
     return RedisCluster(
@@ -62,28 +103,16 @@ def host_cluster_client(host_address_map: Mapping[str, str], password: str) -> R
         password=password,
         decode_responses=True,
         address_remap=remap,
-        socket_timeout=2,
+        socket_timeout=TIMEOUT_S,
     )
 
 
-def slot_owner(host: str, port: int, password: str, slot: int) -> str:
-    """Announced address of the master serving `slot`."""
-    parsed = node_client(host, port, password).execute_command("CLUSTER NODES")
-    for addr, info in parsed.items():
-        if "master" not in info["flags"] or "fail" in info["flags"]:
-            continue
-        for bounds in info["slots"]:
-            start, end = int(bounds[0]), int(bounds[-1])
-            if start <= slot <= end:
-                return str(addr).split("@")[0]
-    raise LookupError(f"no master serves slot {slot}")
+def replication_info(host: str, port: int, password: str | None) -> dict[str, Any]:
+    with node_client(host, port, password) as client:
+        return dict(client.info("replication"))
 
 
 def replication_ok(host: str, port: int, password: str) -> bool:
     """A master, or a replica whose link to its master is up."""
-    info = node_client(host, port, password).info("replication")
+    info = replication_info(host, port, password)
     return info["role"] == "master" or info.get("master_link_status") == "up"
-
-
-def replication_role(host: str, port: int, password: str) -> str:
-    return str(node_client(host, port, password).info("replication")["role"])

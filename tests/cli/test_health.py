@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from cli import health
+from cli import health, rediskit
 
 
 def free_port() -> int:
@@ -15,8 +15,8 @@ def free_port() -> int:
 
 def test_host_endpoint_follows_the_address_map() -> None:
     remap = {"172.28.0.10:6379": "127.0.0.1:7000"}
-    assert health.host_endpoint(remap, "172.28.0.10", 6379) == ("127.0.0.1", 7000)
-    assert health.host_endpoint(remap, "172.28.0.11", 6379) == ("172.28.0.11", 6379)
+    assert rediskit.host_endpoint(remap, "172.28.0.10", 6379) == ("127.0.0.1", 7000)
+    assert rediskit.host_endpoint(remap, "172.28.0.11", 6379) == ("172.28.0.11", 6379)
 
 
 def test_unreachable_cluster_is_not_ok() -> None:

@@ -15,15 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from pulumi import automation as auto
 
 from cli import tools
 from cli.errors import InvalidInput, OperationFailed, StackLocked, ToolMissing
 from cli.plan import PlanRecorder
 from cli.project import LOCAL_STACK, Project, check_stack_name, engine_env, local_state_dir_for
-from stacks.config import ConfigInvalid, StackConfig, load_stack_config, read_stack_file
-from stacks.config.root import SECRET_GENERATORS
+from stacks.config import ConfigInvalid, StackConfig, parse_config
+from stacks.config.root import SECRET_GENERATORS, read_stack_document, strip_namespace
 
 PROJECT_NAMESPACE = "infra"
 EventHandler = Callable[[auto.EngineEvent], None]
@@ -36,22 +35,29 @@ class OutputItem:
     secret: bool
 
 
-def validate(project: Project, stack: str) -> StackConfig:
+def load(project: Project, stack: str) -> tuple[dict[str, Any], StackConfig]:
+    """The stack file (read once) and its validated config."""
     check_stack_name(stack)
     try:
-        return load_stack_config(project.stacks_dir, stack)
+        document = read_stack_document(project.stack_file(stack))
+        return document, parse_config(strip_namespace(document["config"]))
     except ConfigInvalid as exc:
         raise InvalidInput(
             f"invalid config in stacks/Pulumi.{stack}.yaml", [str(p) for p in exc.problems]
         ) from None
 
 
-def uses_local_docker(project: Project, stack: str, config: StackConfig) -> bool:
+def validate(project: Project, stack: str) -> StackConfig:
+    return load(project, stack)[1]
+
+
+def uses_local_docker(document: dict[str, Any], config: StackConfig) -> bool:
     """Docker components on the local engine (no `docker:host` in the stack file)."""
     if not ({"redis", "mongo"} & set(config.enabled_components())):
         return False
-    raw = read_stack_file(project.stack_file(stack))
-    return "docker:host" not in raw and not os.environ.get("INFRA_SKIP_DOCKER_CHECK")
+    return "docker:host" not in document["config"] and not os.environ.get(
+        "INFRA_SKIP_DOCKER_CHECK"
+    )
 
 
 class Deployer:
@@ -60,7 +66,7 @@ class Deployer:
     def __init__(self, project: Project, stack: str) -> None:
         self.project = project
         self.stack_name = stack
-        self.config = validate(project, stack)
+        self.document, self.config = load(project, stack)
         self.env = engine_env(project, stack)
 
     # --- gates -----------------------------------------------------------------
@@ -68,7 +74,7 @@ class Deployer:
         return tools.pulumi_cli(self.env.get("PATH", os.environ.get("PATH")))
 
     def require_docker(self) -> None:
-        if uses_local_docker(self.project, self.stack_name, self.config):
+        if uses_local_docker(self.document, self.config):
             tools.docker_engine()
 
     # --- stack -----------------------------------------------------------------
@@ -109,11 +115,10 @@ class Deployer:
         """Non-local stacks: refuse missing secrets before the engine starts, as exit 2
         promises; creating the stack in its backend would already rewrite the stack file.
         Stacks importing ESC environments may get them from there: `ensure_secrets` decides."""
-        path = self.project.stack_file(self.stack_name)
-        doc = yaml.safe_load(path.read_text()) or {}
-        if self.stack_name == LOCAL_STACK or "environment" in doc:
+        if self.stack_name == LOCAL_STACK or "environment" in self.document:
             return
-        missing = [k for k in SECRET_GENERATORS if k not in read_stack_file(path)]
+        config = self.document["config"]
+        missing = [k for k in SECRET_GENERATORS if f"{PROJECT_NAMESPACE}:{k}" not in config]
         if missing:
             raise missing_secrets(self.stack_name, missing)
 

@@ -80,8 +80,8 @@ def stack_file(stacks_dir: Path, stack: str) -> Path:
     return stacks_dir / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_file(path: Path) -> dict[str, Any]:
-    """The `config:` mapping of a stack file, namespace stripped."""
+def read_stack_document(path: Path) -> dict[str, Any]:
+    """The whole stack file, checked to be a mapping whose `config:` is a mapping."""
     if not path.exists():
         raise ConfigInvalid(
             [Problem(str(path), "no such stack file: create it with `infra init <stack>`")]
@@ -92,14 +92,20 @@ def read_stack_file(path: Path) -> dict[str, Any]:
         raise ConfigInvalid([Problem(str(path), f"not valid YAML: {exc}")]) from exc
     if not isinstance(doc, dict):
         raise ConfigInvalid([Problem(str(path), "must be a YAML mapping with a `config:` key")])
-    config = doc.get("config") or {}
-    if not isinstance(config, dict):
+    doc["config"] = doc.get("config") or {}
+    if not isinstance(doc["config"], dict):
         raise ConfigInvalid([Problem("config", "must be a mapping of `infra:<key>: value`")])
-    return strip_namespace(config)
+    return doc
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """The `config:` mapping of a stack file, namespace stripped."""
+    return strip_namespace(read_stack_document(path)["config"])
 
 
 def strip_namespace(config: dict[str, Any]) -> dict[str, Any]:
-    """Keep `infra:*` keys without the prefix; other providers' keys pass through."""
+    """Keep `infra:*` keys without the prefix. Other providers' keys are left to
+    their providers, except credentials stored in plain text, which are refused."""
     out: dict[str, Any] = {}
     problems = []
     for key, value in config.items():

@@ -275,3 +275,16 @@ def test_unexpected_errors_are_one_line(
     assert err.strip() == (
         "internal error: ValueError: secret-looking-local-value (rerun with -v for details)"
     )
+
+
+def test_remote_docker_host_skips_the_local_engine_check(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch, no_pulumi: None
+) -> None:
+    """With `docker:host` in the stack file the engine is remote: a missing local
+    engine must not stop `up`; the next gate (the Pulumi CLI) speaks instead."""
+    stack_file = project / "stacks" / "Pulumi.local.yaml"
+    stack_file.write_text(stack_file.read_text() + "  docker:host: ssh://deploy@db1\n")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{project}/no-docker.sock")
+    code, _, err = invoke(runner, "up", "local", "--yes")
+    assert code == errors.TOOL_MISSING
+    assert "the Pulumi CLI is not installed" in err and "Docker" not in err

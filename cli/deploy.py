@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -55,9 +55,11 @@ def uses_local_docker(document: dict[str, Any], config: StackConfig) -> bool:
     """Docker components on the local engine (no `docker:host` in the stack file)."""
     if not ({"redis", "mongo"} & set(config.enabled_components())):
         return False
-    return "docker:host" not in document["config"] and not os.environ.get(
-        "INFRA_SKIP_DOCKER_CHECK"
-    )
+    return "docker:host" not in document["config"] and not os.environ.get("INFRA_SKIP_DOCKER_CHECK")
+
+
+def output_items(values: Mapping[str, auto.OutputValue]) -> list[OutputItem]:
+    return [OutputItem(k, v.value, bool(v.secret)) for k, v in sorted(values.items())]
 
 
 class Deployer:
@@ -163,7 +165,7 @@ class Deployer:
         stack = self.stack(create=False)
         with engine_errors(self.stack_name):
             values = stack.outputs()
-        return [OutputItem(k, v.value, bool(v.secret)) for k, v in sorted(values.items())]
+        return output_items(values)
 
 
 def local_containers() -> Any:

@@ -195,11 +195,7 @@ def up(stack: StackArg, yes: YesOpt = False) -> None:
     with Progress(err, f"up {stack}", state.verbose, state.quiet) as progress:
         result = deployer.up(progress)
     info(progress.summary_line(op_counts(result.summary.resource_changes)))
-    print_outputs(
-        [deploy.OutputItem(k, v.value, bool(v.secret)) for k, v in sorted(result.outputs.items())],
-        False,
-        False,
-    )
+    print_outputs(deploy.output_items(result.outputs), False, False)
 
 
 @command

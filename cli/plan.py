@@ -26,8 +26,13 @@ def resource_name(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
+def op_name(op: Any) -> str:
+    """A plain op name ("create"), whether the engine gave an OpType or a string."""
+    return op.value if isinstance(op, auto.OpType) else str(op)
+
+
 def step_of(meta: auto.StepEventMetadata) -> dict[str, Any]:
-    op = meta.op.value if isinstance(meta.op, auto.OpType) else str(meta.op)
+    op = op_name(meta.op)
     step: dict[str, Any] = {
         "op": op,
         "urn": meta.urn,
@@ -94,10 +99,7 @@ class PlanRecorder:
 
 def op_counts(changes: Mapping[Any, int] | None) -> dict[str, int]:
     """Engine change counts keyed by plain op names ("create", not OpType.CREATE)."""
-    return {
-        (op.value if isinstance(op, auto.OpType) else str(op)): int(n)
-        for op, n in (changes or {}).items()
-    }
+    return {op_name(op): int(n) for op, n in (changes or {}).items()}
 
 
 def has_changes(summary: dict[str, int]) -> bool:

@@ -15,7 +15,7 @@ from pulumi import automation as auto
 from rich.console import Console
 from rich.status import Status
 
-from cli.plan import NO_CHANGE_OPS, resource_name
+from cli.plan import NO_CHANGE_OPS, op_name, resource_name
 from cli.tools import plugin_acquisition_noise
 
 SYMBOLS = {
@@ -99,7 +99,7 @@ class Progress:
             self._diagnostic(event.diagnostic_event)
 
     def _op(self, meta: auto.StepEventMetadata) -> str:
-        return meta.op.value if isinstance(meta.op, auto.OpType) else str(meta.op)
+        return op_name(meta.op)
 
     def _pre(self, meta: auto.StepEventMetadata) -> None:
         op = self._op(meta)

@@ -104,7 +104,7 @@ def formation(client: docker.DockerClient, image: str, bare: bool) -> float:
 
 def failover_round(dep: Deployment) -> dict[str, float]:
     """One `infra drill`: kill a master, measure promotion and the first write."""
-    outputs = {k: v for k, (v, _) in dep.capture.outputs.items()}
+    outputs = dep.capture.plain_outputs()
     containers = dep.client.containers
     result = drill.cluster_failover(
         outputs, lambda n: containers.get(n).kill(), lambda n: containers.get(n).start()

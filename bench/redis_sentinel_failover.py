@@ -77,7 +77,7 @@ class Deployment:
             {"network": {"subnet": dockerenv.free_subnet(client)}, "redis": redis_config},
             {"redisPassword": self.password},
         )
-        self.outputs = {k: v[0] for k, v in self.capture.outputs.items()}
+        self.outputs = self.capture.plain_outputs()
         config = self.capture.named("redis-sentinel-0").spec["uploads"][0]["content"]
         self.timing = {
             key: int(value)

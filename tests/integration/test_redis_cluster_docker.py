@@ -148,7 +148,7 @@ def test_restart_of_every_container_keeps_cluster_and_data(
 
 
 def plain_outputs(deployed: Deployed) -> dict[str, Any]:
-    return {name: value for name, (value, _) in deployed.capture.outputs.items()}
+    return deployed.capture.plain_outputs()
 
 
 def test_status_sees_a_healthy_cluster_then_a_missing_node(

@@ -43,7 +43,7 @@ class Deployed:
 
     @property
     def outputs(self) -> dict[str, Any]:
-        return {k: v[0] for k, v in self.capture.outputs.items()}
+        return self.capture.plain_outputs()
 
     def node(self, group: int, member: int) -> dict[str, Any]:
         return self.output("redisNodes")[group * 2 + member]

@@ -16,9 +16,18 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from components import cloudflare_expressions as expressions
@@ -77,6 +86,17 @@ def quoted_id(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise ValueError(f"{value!r} was read as a number: quote the id in the stack file")
     return value
+
+
+def _hex_check(what: str) -> AfterValidator:
+    return AfterValidator(partial(check_hex_id, what=what))
+
+
+# Optional 32-hex Cloudflare ids: quoted in YAML, checked, lower-cased.
+RulesetId = Annotated[str | None, BeforeValidator(quoted_id), _hex_check("ruleset")]
+RecordId = Annotated[str | None, BeforeValidator(quoted_id), _hex_check("DNS record")]
+ZoneId = Annotated[str | None, BeforeValidator(quoted_id), _hex_check("zone")]
+AccountId = Annotated[str | None, BeforeValidator(quoted_id), _hex_check("account")]
 
 
 def lower_choice(value: Any) -> Any:
@@ -358,17 +378,7 @@ class RulesetBase(Model):
     """
 
     name: str = "default"
-    import_id: str | None = None
-
-    @field_validator("import_id", mode="before")
-    @classmethod
-    def _import_id_quoted(cls, value: Any) -> Any:
-        return quoted_id(value)
-
-    @field_validator("import_id")
-    @classmethod
-    def _import_id(cls, value: str | None) -> str | None:
-        return check_hex_id(value, "ruleset")
+    import_id: RulesetId = None
 
     @field_validator("rules", check_fields=False)
     @classmethod

@@ -26,11 +26,12 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.cloudflare_types import (
     SLUG,
+    AccountId,
     EdgeRecord,
+    RecordId,
     RulesetConfig,
-    check_hex_id,
+    ZoneId,
     lower_choice,
-    quoted_id,
 )
 from stacks.config.base import Model, field_error
 
@@ -68,7 +69,7 @@ class DnsRecordConfig(Model):
     priority: int | None = None
     comment: str | None = Field(default=None, max_length=100)
     key: str | None = None
-    import_id: str | None = None
+    import_id: RecordId = None
 
     @field_validator("type", mode="before")
     @classmethod
@@ -150,16 +151,6 @@ class DnsRecordConfig(Model):
         if value is not None and not SLUG.match(value):
             raise ValueError(f"'{value}' is not a key: use a-z, 0-9, '-' and '_' (max 64)")
         return value
-
-    @field_validator("import_id", mode="before")
-    @classmethod
-    def _import_id_quoted(cls, value: Any) -> Any:
-        return quoted_id(value)
-
-    @field_validator("import_id")
-    @classmethod
-    def _import_id(cls, value: str | None) -> str | None:
-        return check_hex_id(value, "DNS record")
 
 
 def normalise_content(kind: str, value: str) -> str:
@@ -349,8 +340,8 @@ class EdgeConfig(Model):
 
     enabled: bool = False
     zone: str | None = None
-    zone_id: str | None = None
-    account_id: str | None = None
+    zone_id: ZoneId = None
+    account_id: AccountId = None
     records: list[DnsRecordConfig] = []
     settings: ZoneSettingsConfig = ZoneSettingsConfig()
     rulesets: list[RulesetConfig] = []
@@ -364,21 +355,6 @@ class EdgeConfig(Model):
         if "." not in zone:
             raise ValueError(f"'{value}' is not a zone: use the domain, e.g. example.com")
         return zone
-
-    @field_validator("zone_id", "account_id", mode="before")
-    @classmethod
-    def _ids_quoted(cls, value: Any) -> Any:
-        return quoted_id(value)
-
-    @field_validator("zone_id")
-    @classmethod
-    def _zone_id(cls, value: str | None) -> str | None:
-        return check_hex_id(value, "zone")
-
-    @field_validator("account_id")
-    @classmethod
-    def _account_id(cls, value: str | None) -> str | None:
-        return check_hex_id(value, "account")
 
     @field_validator("records")
     @classmethod

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 
 from cli.errors import ToolMissing
 
@@ -22,16 +21,6 @@ def pulumi_cli(path: str | None) -> str:
     if not found:
         raise ToolMissing(f"the Pulumi CLI is not installed: {PULUMI_INSTALL}")
     return found
-
-
-def pulumi_version(binary: str) -> str:
-    try:
-        out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30)
-    except OSError as exc:
-        raise ToolMissing(
-            f"the Pulumi CLI at {binary} does not run ({exc}): {PULUMI_INSTALL}"
-        ) from None
-    return out.stdout.strip()
 
 
 def docker_engine() -> None:

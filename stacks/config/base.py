@@ -32,14 +32,4 @@ def check_image(value: str) -> str:
     return value
 
 
-PASSWORD_RE = re.compile(r"^[A-Za-z0-9._~-]{16,128}$")
 
-
-def check_password(value: str) -> str:
-    """Passwords land in config files and shell scripts: keep them to a safe alphabet."""
-    if not PASSWORD_RE.match(value):
-        raise ValueError(
-            "must be 16-128 characters of A-Z a-z 0-9 . _ ~ - "
-            "(leave it unset and `infra up` generates one)"
-        )
-    return value

@@ -100,7 +100,6 @@ class Applied:
     volumes: list[str] = field(default_factory=list)
     containers: list[str] = field(default_factory=list)
     started_at: dict[str, float] = field(default_factory=dict)
-    healthy_at: dict[str, float] = field(default_factory=dict)
 
     def destroy(self) -> None:
         for name in reversed(self.containers):
@@ -267,7 +266,6 @@ class Applier:
             state = self.client.api.inspect_container(name)["State"]
             health = (state.get("Health") or {}).get("Status")
             if health == "healthy":
-                self.applied.healthy_at[name] = time.monotonic()
                 return
             if not state.get("Running"):
                 logs = self.client.api.logs(name, tail=30).decode(errors="replace")

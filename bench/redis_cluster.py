@@ -46,9 +46,14 @@ class Deployment:
         subnet = dockerenv.free_subnet(client)
         self.capture: Capture = run_program(
             self.stack,
-            {"network": {"subnet": subnet},
-             "redis": {"image": image, "hostPortBase": self.base,
-                       "nodeTimeoutMs": node_timeout_ms}},
+            {
+                "network": {"subnet": subnet},
+                "redis": {
+                    "image": image,
+                    "hostPortBase": self.base,
+                    "nodeTimeoutMs": node_timeout_ms,
+                },
+            },
             {"redisPassword": self.password},
         )
         self.applier = Applier(client, self.run)
@@ -67,19 +72,24 @@ class Deployment:
 
     def all_ok(self) -> bool:
         """cluster_state:ok everywhere and every replica in sync (can fail over)."""
-        return all(rediscluster.cluster_ok("127.0.0.1", n["hostPort"], self.password)
-                   and rediscluster.replication_ok("127.0.0.1", n["hostPort"], self.password)
-                   for n in self.nodes)
+        return all(
+            rediscluster.cluster_ok("127.0.0.1", n["hostPort"], self.password)
+            and rediscluster.replication_ok("127.0.0.1", n["hostPort"], self.password)
+            for n in self.nodes
+        )
 
     def bare_create(self) -> None:
         node0 = self.client.containers.get(self.nodes[0]["name"])
         addrs = " ".join(f"{n['ip']}:6379" for n in self.nodes)
-        script = (f"for a in {addrs}; do until redis-cli -h ${{a%:*}} --no-auth-warning ping "
-                  f"2>/dev/null | grep -q PONG; do sleep 0.05; done; done; "
-                  f"redis-cli --no-auth-warning --cluster create {addrs} "
-                  f"--cluster-replicas 1 --cluster-yes >/dev/null")
-        code, out = node0.exec_run(["sh", "-c", script],
-                                   environment={"REDISCLI_AUTH": self.password})
+        script = (
+            f"for a in {addrs}; do until redis-cli -h ${{a%:*}} --no-auth-warning ping "
+            f"2>/dev/null | grep -q PONG; do sleep 0.05; done; done; "
+            f"redis-cli --no-auth-warning --cluster create {addrs} "
+            f"--cluster-replicas 1 --cluster-yes >/dev/null"
+        )
+        code, out = node0.exec_run(
+            ["sh", "-c", script], environment={"REDISCLI_AUTH": self.password}
+        )
         if code != 0:
             raise RuntimeError(f"bare create failed: {out.decode()}")
 
@@ -109,12 +119,17 @@ def failover_round(dep: Deployment) -> dict[str, float]:
     result = drill.cluster_failover(
         outputs, lambda n: containers.get(n).kill(), lambda n: containers.get(n).start()
     )
-    return {"promoted_s": result.promoted_s, "write_ok_s": result.write_ok_s,
-            "rejoined_s": result.rejoined_s, "keys_lost": result.keys_lost}
+    return {
+        "promoted_s": result.promoted_s,
+        "write_ok_s": result.write_ok_s,
+        "rejoined_s": result.rejoined_s,
+        "keys_lost": result.keys_lost,
+    }
 
 
-def failover(client: docker.DockerClient, image: str, node_timeout_ms: int,
-             rounds: int) -> dict[str, Any]:
+def failover(
+    client: docker.DockerClient, image: str, node_timeout_ms: int, rounds: int
+) -> dict[str, Any]:
     dep = Deployment(client, image, node_timeout_ms)
     try:
         dep.start_nodes()
@@ -124,9 +139,12 @@ def failover(client: docker.DockerClient, image: str, node_timeout_ms: int,
     finally:
         dep.destroy()
     writes = [r["write_ok_s"] for r in results]
-    return {"cluster_node_timeout_ms": node_timeout_ms, "rounds": results,
-            "write_ok_median_s": round(statistics.median(writes), 3),
-            "write_ok_max_s": round(max(writes), 3)}
+    return {
+        "cluster_node_timeout_ms": node_timeout_ms,
+        "rounds": results,
+        "write_ok_median_s": round(statistics.median(writes), 3),
+        "write_ok_max_s": round(max(writes), 3),
+    }
 
 
 def main() -> None:
@@ -140,15 +158,21 @@ def main() -> None:
     result = {
         "benchmark": "redis_cluster",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": __import__("os").cpu_count(), "platform": platform.platform(),
-                    "docker": client.version()["Version"], "image": image},
+        "machine": {
+            "cpus": __import__("os").cpu_count(),
+            "platform": platform.platform(),
+            "docker": client.version()["Version"],
+            "image": image,
+        },
         "formation": {
             "infra_init_s": round(infra_s, 3),
             "bare_cluster_create_s": round(bare_s, 3),
             "ratio_infra_over_bare": round(infra_s / bare_s, 2),
         },
-        "failover": [failover(client, image, 3000, args.rounds),
-                     failover(client, image, 15000, args.rounds)],
+        "failover": [
+            failover(client, image, 3000, args.rounds),
+            failover(client, image, 15000, args.rounds),
+        ],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

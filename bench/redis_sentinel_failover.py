@@ -70,8 +70,13 @@ class Deployment:
         sentinel_base = dockerenv.free_port_block(3)
         while sentinel_base <= node_base + 13 and node_base <= sentinel_base + 2:
             sentinel_base = dockerenv.free_port_block(3)
-        redis_config = {"mode": "sentinel", "image": image, "hostPortBase": node_base,
-                        "sentinelHostPortBase": sentinel_base, **overrides}
+        redis_config = {
+            "mode": "sentinel",
+            "image": image,
+            "hostPortBase": node_base,
+            "sentinelHostPortBase": sentinel_base,
+            **overrides,
+        }
         self.capture = run_program(
             f"bench{self.run}",
             {"network": {"subnet": dockerenv.free_subnet(client)}, "redis": redis_config},
@@ -81,10 +86,12 @@ class Deployment:
         config = self.capture.named("redis-sentinel-0").spec["uploads"][0]["content"]
         self.timing = {
             key: int(value)
-            for key, value in (line.split()[1::2] for line in config.splitlines()
-                               if line.startswith(("sentinel down-after",
-                                                   "sentinel failover-timeout"))
-                               and f" {GROUP} " in line)
+            for key, value in (
+                line.split()[1::2]
+                for line in config.splitlines()
+                if line.startswith(("sentinel down-after", "sentinel failover-timeout"))
+                and f" {GROUP} " in line
+            )
         }
         self.down_after_ms = self.timing["down-after-milliseconds"]
         self.applier = Applier(client, self.run)
@@ -103,8 +110,10 @@ class Deployment:
         return next(n for n in self.outputs["redisNodes"] if n["ip"] == ip)
 
     def all_sentinels_report(self, ip: str) -> bool:
-        return all(rs.masters(s["hostPort"], self.password)[GROUP]["ip"] == ip
-                   for s in self.outputs["redisSentinels"])
+        return all(
+            rs.masters(s["hostPort"], self.password)[GROUP]["ip"] == ip
+            for s in self.outputs["redisSentinels"]
+        )
 
 
 class Writer(threading.Thread):
@@ -143,9 +152,12 @@ def first_ack_after_outage(writer: Writer, failed_at: float) -> float:
     return next(t for _, t in writer.acked if t > errors[0])
 
 
-def under_load(dep: Deployment, victim: dict[str, Any],
-               failure: Callable[[dict[str, Any]], None],
-               recovered: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+def under_load(
+    dep: Deployment,
+    victim: dict[str, Any],
+    failure: Callable[[dict[str, Any]], None],
+    recovered: Callable[[dict[str, Any]], bool],
+) -> dict[str, Any]:
     """Steady writes to GROUP; `failure(primary)` after 2 s; wait for `recovered`
     and for a write acknowledged after the failure; then count lost writes."""
     sentinel = rs.host_sentinel(dep.outputs, dep.password, socket_timeout=0.5)
@@ -167,7 +179,7 @@ def under_load(dep: Deployment, victim: dict[str, Any],
     keys = [f"w:{n}" for n, _ in writer.acked]
     present = []
     for i in range(0, len(keys), 1000):
-        present += sentinel.master_for(GROUP).mget(keys[i:i + 1000])
+        present += sentinel.master_for(GROUP).mget(keys[i : i + 1000])
     sentinel.close()
     before = sum(1 for _, t in writer.acked if t <= failed_at)
     return {
@@ -222,8 +234,14 @@ def crash_round(dep: Deployment) -> dict[str, Any]:
     return result
 
 
-def profile(client: docker.DockerClient, image: str, name: str, overrides: dict[str, int],
-            rounds: int, crash: bool) -> dict[str, Any]:
+def profile(
+    client: docker.DockerClient,
+    image: str,
+    name: str,
+    overrides: dict[str, int],
+    rounds: int,
+    crash: bool,
+) -> dict[str, Any]:
     dep = Deployment(client, image, overrides)
     try:
         dep.start()
@@ -255,19 +273,24 @@ def main() -> None:
     image = dockerenv.require_image(client)
     started = time.monotonic()
     runs = [
-        profile(client, image, name, overrides, args.rounds if not overrides else 1,
-                crash=not overrides)
+        profile(
+            client, image, name, overrides, args.rounds if not overrides else 1, crash=not overrides
+        )
         for name, overrides in PROFILES
     ]
     result = {
         "benchmark": "redis_sentinel_failover",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "docker": client.version()["Version"], "image": image},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "docker": client.version()["Version"],
+            "image": image,
+        },
         "topology": "3 groups x (1 primary + 1 replica), 3 Sentinels, quorum 2",
         "failure": "docker kill (SIGKILL, container stays down) of shard-0's primary under a "
-                   "steady write load; for the infra defaults also a SIGKILL of its "
-                   "redis-server process (Docker's restart policy restarts it in place)",
+        "steady write load; for the infra defaults also a SIGKILL of its "
+        "redis-server process (Docker's restart policy restarts it in place)",
         "profiles": runs,
         "runtime_s": round(time.monotonic() - started, 1),
     }

@@ -17,12 +17,18 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from cli import tools
-from cli.errors import InvalidInput, OperationFailed, StackLocked, ToolMissing
+from cli import docker_provider, localstack, shell, tools
+from cli.errors import (
+    InvalidInput,
+    NothingDeployed,
+    OperationFailed,
+    StackLocked,
+    ToolMissing,
+)
 from cli.plan import PlanRecorder
 from cli.project import LOCAL_STACK, Project, check_stack_name, engine_env, local_state_dir_for
 from stacks.config import ConfigInvalid, StackConfig, parse_config
-from stacks.config.root import SECRET_GENERATORS, read_stack_document, strip_namespace
+from stacks.config.root import SECRET_GENERATORS, SKIP_VAR, read_stack_document, strip_namespace
 
 PROJECT_NAMESPACE = "infra"
 EventHandler = Callable[[auto.EngineEvent], None]
@@ -38,6 +44,7 @@ class OutputItem:
 def load(project: Project, stack: str) -> tuple[dict[str, Any], StackConfig]:
     """The stack file (read once) and its validated config."""
     check_stack_name(stack)
+    localstack.ensure_stack_file(project, stack)
     try:
         document = read_stack_document(project.stack_file(stack))
         return document, parse_config(strip_namespace(document["config"]))
@@ -51,9 +58,14 @@ def validate(project: Project, stack: str) -> StackConfig:
     return load(project, stack)[1]
 
 
+def uses_docker(config: StackConfig) -> bool:
+    """The stack has components that run on Docker (through the docker provider)."""
+    return bool({"redis", "mongo"} & set(config.enabled_components()))
+
+
 def uses_local_docker(document: dict[str, Any], config: StackConfig) -> bool:
     """Docker components on the local engine (no `docker:host` in the stack file)."""
-    if not ({"redis", "mongo"} & set(config.enabled_components())):
+    if not uses_docker(config):
         return False
     return "docker:host" not in document["config"] and not os.environ.get("INFRA_SKIP_DOCKER_CHECK")
 
@@ -65,11 +77,17 @@ def output_items(values: Mapping[str, auto.OutputValue]) -> list[OutputItem]:
 class Deployer:
     """Runs one engine operation on one stack of the project."""
 
-    def __init__(self, project: Project, stack: str) -> None:
+    def __init__(
+        self, project: Project, stack: str, notify: Callable[[str], None] | None = None
+    ) -> None:
         self.project = project
         self.stack_name = stack
         self.document, self.config = load(project, stack)
+        # Pulumi rewrites the stack file when it creates the stack or sets config.
+        self.stack_text = localstack.snapshot(project.stack_file(stack))
         self.env = engine_env(project, stack)
+        self.notify = notify or (lambda message: None)
+        self.provider: docker_provider.Choice | None = None
 
     # --- gates -----------------------------------------------------------------
     def require_pulumi(self) -> str:
@@ -87,16 +105,69 @@ class Deployer:
             work_dir=str(self.project.root), env_vars=self.env, pulumi_command=command
         )
 
-    def stack(self, create: bool = True) -> auto.Stack:
+    def stack(
+        self, create: bool = True, program: bool = False, deploys: bool = False
+    ) -> auto.Stack:
+        """The stack in its backend. `program`: an operation that runs the program, so
+        the docker provider is chosen (official, or the stand-in) and checked against
+        the one that deployed the stack; `deploys` (up) records the one in use."""
         binary = self.require_pulumi()
         local_state_dir_for(self.project, self.env)
+        if program:
+            self.skip_missing_images()
+            self.choose_provider(binary)
         with engine_errors(self.stack_name):
             opts = self._workspace_opts(binary)
             if create:
-                return auto.create_or_select_stack(
+                stack = auto.create_or_select_stack(
                     self.stack_name, work_dir=str(self.project.root), opts=opts
                 )
-            return auto.select_stack(self.stack_name, work_dir=str(self.project.root), opts=opts)
+            else:
+                stack = auto.select_stack(
+                    self.stack_name, work_dir=str(self.project.root), opts=opts
+                )
+        if self.provider is not None:
+            self.check_provider(stack, deploys)
+        return stack
+
+    def skip_missing_images(self) -> None:
+        """`local` only: a component whose image is not on the local engine is left out
+        for this run, with one line saying so, instead of failing at a pull that cannot
+        succeed here (no registry). Other stacks pull, and fail loudly if they cannot."""
+        if self.stack_name != LOCAL_STACK or not uses_local_docker(self.document, self.config):
+            return
+        skipped = [
+            name
+            for name, image in self.config.docker_images().items()
+            if not tools.docker_image_present(image)
+        ]
+        for name in skipped:
+            image = self.config.docker_images()[name]
+            self.notify(
+                f"{name} skipped: its image {image} is not on the local Docker engine and "
+                f"`infra up local` does not pull; run `docker pull {image}` where a registry "
+                f"is reachable (or `docker load` it), then `infra up local` adds it"
+            )
+        if skipped:
+            self.env = {**self.env, SKIP_VAR: ",".join(skipped)}
+
+    def choose_provider(self, binary: str) -> None:
+        if not uses_docker(self.config):
+            return
+        self.provider = docker_provider.choose(binary, self.env)
+        self.env = self.provider.engine_env(self.env)
+        if self.provider.notice:
+            self.notify(self.provider.notice)
+
+    def check_provider(self, stack: auto.Stack, deploys: bool) -> None:
+        """Refuse a silent switch; `up` records the provider that deploys the stack."""
+        assert self.provider is not None
+        with engine_errors(self.stack_name):
+            recorded = stack.list_tags().get(docker_provider.TAG)
+        docker_provider.check_switch(self.stack_name, recorded, self.provider)
+        if deploys and recorded != self.provider.kind:
+            with engine_errors(self.stack_name):
+                stack.set_tag(docker_provider.TAG, self.provider.kind)
 
     def ensure_secrets(self, stack: auto.Stack, generate: bool) -> list[str]:
         """Generate missing secrets (local stack, `init`); elsewhere refuse."""
@@ -105,7 +176,8 @@ class Deployer:
         missing = [k for k in SECRET_GENERATORS if f"{PROJECT_NAMESPACE}:{k}" not in present]
         if missing and not generate:
             raise missing_secrets(self.stack_name, missing)
-        with engine_errors(self.stack_name):
+        path = self.project.stack_file(self.stack_name)
+        with engine_errors(self.stack_name), localstack.layout_kept(path, self.stack_text):
             for key in missing:
                 stack.set_config(
                     f"{PROJECT_NAMESPACE}:{key}",
@@ -127,7 +199,7 @@ class Deployer:
     # --- operations --------------------------------------------------------------
     def preview(self, on_event: EventHandler, diff: bool = False) -> PlanRecorder:
         self.require_secrets()
-        stack = self.stack()
+        stack = self.stack(program=True)
         self.ensure_secrets(stack, generate=self.stack_name == LOCAL_STACK)
         recorder = PlanRecorder(self.stack_name)
 
@@ -144,20 +216,23 @@ class Deployer:
     def up(self, on_event: EventHandler) -> auto.UpResult:
         self.require_docker()
         self.require_secrets()
-        stack = self.stack()
+        stack = self.stack(program=True, deploys=True)
         self.ensure_secrets(stack, generate=self.stack_name == LOCAL_STACK)
         with engine_errors(self.stack_name):
             return stack.up(on_event=on_event, color="never")
 
     def destroy(self, on_event: EventHandler) -> auto.DestroyResult:
         self.require_docker()
-        stack = self.stack(create=False)
+        stack = self.stack(create=False, program=True)
         with engine_errors(self.stack_name):
-            return stack.destroy(on_event=on_event, color="never")
+            result = stack.destroy(on_event=on_event, color="never")
+            if self.provider is not None:  # nothing left that a provider deployed
+                stack.remove_tag(docker_provider.TAG)
+        return result
 
     def refresh(self, on_event: EventHandler) -> auto.RefreshResult:
         self.require_docker()
-        stack = self.stack(create=False)
+        stack = self.stack(create=False, program=True)
         with engine_errors(self.stack_name):
             return stack.refresh(on_event=on_event, color="never")
 
@@ -204,7 +279,7 @@ def missing_secrets(stack: str, missing: list[str]) -> InvalidInput:
     return InvalidInput(
         f"stack '{stack}' has no value for {', '.join(missing)}",
         [
-            f"run `infra init {stack} --secrets-only` once and commit "
+            f"run `{shell.infra_command(f'init {stack} --secrets-only')}` once and commit "
             f"stacks/Pulumi.{stack}.yaml (secrets are stored encrypted)"
         ],
     )
@@ -219,14 +294,15 @@ def engine_errors(stack: str) -> Iterator[None]:
         raise StackLocked(
             f"stack '{stack}' is locked by another update",
             [
-                "wait for it to finish; if it crashed, `pulumi cancel` (service backends) or "
+                "wait for it to finish; if it crashed, "
+                f"`{shell.pulumi_command('cancel --stack ' + stack)}` (service backends) or "
                 "remove the stale lock under <backend>/.pulumi/locks/ (file backends)",
                 _last_lines(str(exc)),
             ],
         ) from None
     except auto.StackNotFoundError:
-        raise OperationFailed(
-            f"stack '{stack}' has no state yet: run `infra up {stack}` first"
+        raise NothingDeployed(
+            f"nothing is deployed in stack '{stack}': run `{shell.infra_command('up ' + stack)}`"
         ) from None
     except auto.CommandError as exc:
         text = str(exc)
@@ -240,7 +316,8 @@ def engine_errors(stack: str) -> Iterator[None]:
         if plugin:
             raise ToolMissing(
                 f"the Pulumi provider plugin '{plugin}' is missing: run "
-                f"`pulumi plugin install resource {plugin}` on a machine with internet access",
+                f"`{shell.pulumi_command('plugin install resource ' + plugin)}` "
+                "on a machine with internet access",
             ) from None
         raise OperationFailed(
             f"the Pulumi engine failed on stack '{stack}'", [_last_lines(text)]

@@ -27,12 +27,27 @@ SETTING_TYPE = "cloudflare:index/zoneSetting:ZoneSetting"
 # create-replacement / delete-replaced pair the engine emits around it.
 QUIET_OPS = frozenset(
     {
-        "same", "read", "refresh", "read-replacement", "read-discard", "discard",
-        "discard-replaced", "remove-pending-replace", "create-replacement", "delete-replaced",
+        "same",
+        "read",
+        "refresh",
+        "read-replacement",
+        "read-discard",
+        "discard",
+        "discard-replaced",
+        "remove-pending-replace",
+        "create-replacement",
+        "delete-replaced",
     }
 )
-RULE_FIELDS = ("action", "expression", "description", "enabled", "actionParameters",
-               "ratelimit", "logging")
+RULE_FIELDS = (
+    "action",
+    "expression",
+    "description",
+    "enabled",
+    "actionParameters",
+    "ratelimit",
+    "logging",
+)
 EXPRESSION_CHARS = 200
 
 
@@ -173,7 +188,8 @@ def _ruleset_diff(step: dict[str, Any], out: dict[str, list[Any]]) -> None:
             entry["fields"] = fields
             entry["changes"] = {
                 f: {"old": old_by_ref[ref].get(f), "new": rule.get(f)}
-                for f in fields if f != "position"
+                for f in fields
+                if f != "position"
             }
             out["changed"].append(entry)
     out["removed"] += [_rule_entry(phase, r) for r in old_rules if r.get("ref") not in new_by_ref]
@@ -318,14 +334,30 @@ def edge_changes_markdown(section: dict[str, Any]) -> str:
     ]
     records, rules, settings = _record_rows(section), _rule_rows(section), _setting_rows(section)
     if records:
-        lines += ["", "#### DNS records", "",
-                  "| change | type | name | content | proxied | what changes |",
-                  "|---|---|---|---|---|---|", *records]
+        lines += [
+            "",
+            "#### DNS records",
+            "",
+            "| change | type | name | content | proxied | what changes |",
+            "|---|---|---|---|---|---|",
+            *records,
+        ]
     if rules:
-        lines += ["", "#### Rules", "",
-                  "| change | phase | rule (ref) | action | expression | what changes |",
-                  "|---|---|---|---|---|---|", *rules]
+        lines += [
+            "",
+            "#### Rules",
+            "",
+            "| change | phase | rule (ref) | action | expression | what changes |",
+            "|---|---|---|---|---|---|",
+            *rules,
+        ]
     if settings:
-        lines += ["", "#### Zone settings", "",
-                  "| setting | now | planned |", "|---|---|---|", *settings]
+        lines += [
+            "",
+            "#### Zone settings",
+            "",
+            "| setting | now | planned |",
+            "|---|---|---|",
+            *settings,
+        ]
     return "\n".join(lines) + "\n"

@@ -24,8 +24,12 @@ class Check:
     details: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"component": self.component, "ok": self.ok, "summary": self.summary,
-                "details": self.details}
+        return {
+            "component": self.component,
+            "ok": self.ok,
+            "summary": self.summary,
+            "details": self.details,
+        }
 
 
 def redis_cluster(outputs: Mapping[str, Any]) -> Check:
@@ -53,8 +57,10 @@ def redis_cluster(outputs: Mapping[str, Any]) -> Check:
         else:
             details.append(f"{node['name']}: replica without a live link to its master")
     ok = up == len(nodes) > 0 and states == {"ok"} and slots_ok == 16384 and replicas >= masters
-    summary = (f"{up}/{len(nodes)} nodes up, {masters} masters, {replicas} replicas in sync, "
-               f"slots {slots_ok}/16384, cluster_state {'/'.join(sorted(states)) or 'unknown'}")
+    summary = (
+        f"{up}/{len(nodes)} nodes up, {masters} masters, {replicas} replicas in sync, "
+        f"slots {slots_ok}/16384, cluster_state {'/'.join(sorted(states)) or 'unknown'}"
+    )
     return Check("redis", ok, summary, details)
 
 
@@ -88,8 +94,13 @@ def redis_sentinel(outputs: Mapping[str, Any]) -> Check:
     split = [n for n, seen in primaries.items() if len(seen) > 1]
     details += [f"sentinels disagree on the primary of {n}" for n in split]
     ok = up == len(sentinels) > 0 and not details and len(primaries) == len(sets)
-    return Check("redis", ok, f"{up}/{len(sentinels)} sentinels up, "
-                 f"{len(primaries)}/{len(sets)} master sets with one agreed primary", details)
+    return Check(
+        "redis",
+        ok,
+        f"{up}/{len(sentinels)} sentinels up, "
+        f"{len(primaries)}/{len(sets)} master sets with one agreed primary",
+        details,
+    )
 
 
 def mongo(outputs: Mapping[str, Any]) -> Check:
@@ -101,7 +112,8 @@ def mongo(outputs: Mapping[str, Any]) -> Check:
     if not url:
         return Check("mongo", False, "no host URL in the stack outputs")
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-        url, serverSelectionTimeoutMS=int(TIMEOUT_S * 1000))
+        url, serverSelectionTimeoutMS=int(TIMEOUT_S * 1000)
+    )
     try:
         status = client.admin.command("replSetGetStatus")
     except pymongo.errors.PyMongoError as exc:
@@ -112,8 +124,12 @@ def mongo(outputs: Mapping[str, Any]) -> Check:
     healthy = [m for m in members if m.get("health") == 1]
     primary = [m["name"] for m in members if m.get("stateStr") == "PRIMARY"]
     ok = len(primary) == 1 and len(healthy) == len(members)
-    return Check("mongo", ok, f"{len(healthy)}/{len(members)} members healthy, "
-                 f"primary {primary[0] if primary else 'none'}")
+    return Check(
+        "mongo",
+        ok,
+        f"{len(healthy)}/{len(members)} members healthy, "
+        f"primary {primary[0] if primary else 'none'}",
+    )
 
 
 def status(outputs: Mapping[str, Any]) -> list[Check]:

@@ -1,7 +1,7 @@
 """`infra`: stand up a highly available data tier with Pulumi.
 
 Commands are thin: they parse options, call the deploy service and render the
-result. Errors are handled once, in `run()`.
+result. Errors are handled once, in `command()`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cli import __version__, deploy
+from cli import __version__, deploy, localstack, shell
+from cli.commands import InfraCommand, InfraGroup
 from cli.errors import (
     FAILED,
-    INTERRUPTED,
+    Cancelled,
     ChangesFound,
     InfraError,
+    InternalError,
+    Interrupted,
     InvalidInput,
+    NothingDeployed,
     OperationFailed,
 )
 from cli.plan import op_counts
@@ -34,56 +38,88 @@ from stacks.config import StackConfig
 
 app = typer.Typer(
     name="infra",
-    help="Stand up a highly available data tier (Redis, MongoDB, Cloudflare edge) with Pulumi.",
+    cls=InfraGroup,
+    help=(
+        "Stand up a highly available data tier (Redis, MongoDB, Cloudflare edge) with Pulumi.\n\n"
+        "Each STACK is a file stacks/Pulumi.<STACK>.yaml; `local` runs the whole tier on this "
+        "machine's Docker engine and is created from templates/local.yaml on first use."
+    ),
+    epilog=(
+        "Examples:\n\n\b\n"
+        "  infra up local                    deploy the local stack (asks first on a terminal)\n"
+        "  infra preview production --json   the plan as JSON, e.g. for a pull request\n"
+        "  infra status local                check that Redis and Mongo are healthy\n\n"
+        "Exit codes: 0 ok, 1 failed, 2 invalid config or usage, 3 changes found, "
+        "4 tool missing, 5 stack locked, 6 nothing deployed, 7 cancelled, 130 interrupted. "
+        "Run `infra COMMAND --help` for a command's options."
+    ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
 class State:
     verbose = 0
     quiet = False
+    # A result was printed on stdout: a later error must not add a second document.
+    stdout_used = False
 
 
 state = State()
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-StackArg = Annotated[str, typer.Argument(help="Stack name (stacks/Pulumi.<stack>.yaml).")]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required without a TTY.")]
+StackArg = Annotated[
+    str, typer.Argument(metavar="STACK", help="The stack: stacks/Pulumi.<STACK>.yaml.")
+]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (required without a TTY).")
+]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def command(fn: F) -> F:
-    """Register a command; its errors become one message and an exit code."""
+    """Register a command; its errors become one message and an exit code (and, with
+    --json, the same error as a JSON object on stdout, so a pipeline parsing stdout
+    never gets nothing)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        state.stdout_used = False
+        as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
         except InfraError as error:
             if state.verbose:
                 err.print_exception(show_locals=False)
-            report(error)
-            raise typer.Exit(error.exit_code) from None
+            raise fail(error, as_json) from None
         except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(INTERRUPTED) from None
+            raise fail(Interrupted("interrupted"), as_json) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as error:  # the boundary: no bare traceback without -v
             if state.verbose:
                 err.print_exception(show_locals=False)
-            err.print(
-                f"internal error: {type(error).__name__}: {error} (rerun with -v for details)",
-                highlight=False,
-                markup=False,
-            )
-            raise typer.Exit(FAILED) from None
+            message = f"{type(error).__name__}: {error} (rerun with -v for details)"
+            raise fail(InternalError(f"internal error: {message}"), as_json) from None
 
-    app.command()(wrapper)
+    app.command(cls=InfraCommand)(wrapper)
     return fn
+
+
+def fail(error: InfraError, as_json: bool) -> typer.Exit:
+    """Report `error` (stderr; stdout too with --json) and the exit that carries its code."""
+    report(error)
+    if as_json and not state.stdout_used:
+        emit_json({"error": error.as_dict()})
+    return typer.Exit(error.exit_code)
+
+
+def emit_json(value: Any) -> None:
+    state.stdout_used = True
+    out.print_json(json.dumps(value))
 
 
 def interactive() -> bool:
@@ -94,25 +130,42 @@ def version_callback(value: bool) -> None:
     if value:
         from importlib.metadata import version
 
-        out.print(f"infra {__version__} (pulumi SDK {version('pulumi')})", highlight=False)
+        out.print(
+            f"infra {__version__} (pulumi SDK {version('pulumi')}; {shell.engine_description()})",
+            highlight=False,
+            markup=False,
+        )
         raise typer.Exit()
 
 
 @app.callback()
 def main(
     verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="More output; tracebacks on errors.")
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="More output: unchanged resources, engine info messages, tracebacks.",
+        ),
     ] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and results.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only errors and results.")
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=version_callback, is_eager=True, help="Show the version."
+            "--version",
+            callback=version_callback,
+            is_eager=True,
+            help="Print the versions of infra, the Pulumi SDK and the Pulumi CLI in use.",
         ),
     ] = False,
 ) -> None:
     state.verbose = verbose
     state.quiet = quiet
+    localstack.announce = info
 
 
 def info(message: str) -> None:
@@ -122,7 +175,16 @@ def info(message: str) -> None:
 
 @command
 def validate(stack: StackArg) -> None:
-    """Check the stack file against the typed config. Never starts Pulumi."""
+    """Check a stack file against the typed config.
+
+    Reads stacks/Pulumi.<STACK>.yaml and reports every problem at once, one
+    `path: message` line each, naming the fix (exit 2). Never starts Pulumi.
+
+    Example:
+
+    \b
+      infra validate local
+    """
     config = deploy.validate(find_project(), stack)
     out.print(f"stacks/Pulumi.{stack}.yaml is valid: {describe(config)}", highlight=False)
     for advice in config.mongo.advisories() if config.mongo.enabled else []:
@@ -152,13 +214,29 @@ def preview(
         bool, typer.Option("--expect-no-changes", help="Exit 3 if the preview has any change.")
     ] = False,
 ) -> None:
-    """Show what `up` would change, for humans or (--json) for bots."""
-    deployer = deploy.Deployer(find_project(), stack)
+    """Show what `up` would change, without changing anything.
+
+    For humans a summary (and with --diff the changed properties); for pipelines
+    --json prints the plan, or an error object, on stdout.
+
+    Examples:
+
+    \b
+      infra preview local --diff
+      infra preview production --json
+    """
+    deployer = deploy.Deployer(find_project(), stack, notify=info)
     with Progress(err, f"preview {stack}", state.verbose, quiet=state.quiet or as_json) as progress:
         recorder = deployer.preview(progress, diff=diff)
     plan = recorder.plan()
+    from cli.edge_existing import diagnostics as existing_entry_points  # Cloudflare edge only
+
+    for note in existing_entry_points(deployer.config, plan):
+        plan["diagnostics"].append(note)
+        if not as_json:
+            err.print(f"warning: {note['message']}", highlight=False, markup=False)
     if as_json:
-        out.print_json(json.dumps(plan))
+        emit_json(plan)
     elif diff and recorder.rendered_diff:
         out.print(Text(recorder.rendered_diff.rstrip()))
         info(progress.summary_line(plan["changeSummary"]))
@@ -172,18 +250,36 @@ def preview(
 
 
 def confirm_or_refuse(action: str, stack: str, yes: bool) -> None:
+    """Ask on a terminal; refuse without one. A "no" (or Ctrl-C/Ctrl-D at the prompt)
+    is not a failure: nothing was attempted, so it has its own exit code (7)."""
     if yes:
         return
     if not interactive():
-        raise InvalidInput(f"`infra {action} {stack}` needs --yes when not run from a terminal")
-    if not typer.confirm(f"{action} stack '{stack}'?", err=True):
-        raise typer.Exit(1)
+        command = shell.infra_command(f"{action} {stack}")
+        raise InvalidInput(f"`{command}` needs --yes when not run from a terminal")
+    try:
+        confirmed = typer.confirm(f"{action} stack '{stack}'?", err=True)
+    except typer.Abort:  # the prompt's line was not ended by the user
+        err.print()
+        confirmed = False
+    if not confirmed:
+        raise Cancelled("cancelled, nothing changed")
 
 
 @command
 def up(stack: StackArg, yes: YesOpt = False) -> None:
-    """Create or update the stack's resources."""
-    deployer = deploy.Deployer(find_project(), stack)
+    """Create or update the stack's resources.
+
+    On a terminal it previews first and asks; without one (or with CI set) it
+    needs --yes. Prints the stack outputs when done (secrets hidden).
+
+    Examples:
+
+    \b
+      infra up local
+      infra up production --yes
+    """
+    deployer = deploy.Deployer(find_project(), stack, notify=info)
     if not yes and interactive():
         with Progress(err, f"preview {stack}", state.verbose, state.quiet) as progress:
             plan = deployer.preview(progress).plan()
@@ -200,8 +296,16 @@ def up(stack: StackArg, yes: YesOpt = False) -> None:
 
 @command
 def down(stack: StackArg, yes: YesOpt = False) -> None:
-    """Destroy every resource of the stack (volumes included)."""
-    deployer = deploy.Deployer(find_project(), stack)
+    """Destroy every resource of the stack, volumes included.
+
+    Asks on a terminal; without one (or with CI set) it needs --yes.
+
+    Example:
+
+    \b
+      infra down local --yes
+    """
+    deployer = deploy.Deployer(find_project(), stack, notify=info)
     confirm_or_refuse("down", stack, yes)
     with Progress(err, f"down {stack}", state.verbose, state.quiet) as progress:
         result = deployer.destroy(progress)
@@ -210,24 +314,52 @@ def down(stack: StackArg, yes: YesOpt = False) -> None:
 
 @command
 def refresh(stack: StackArg) -> None:
-    """Read the real state of the stack's resources into its state."""
-    deployer = deploy.Deployer(find_project(), stack)
+    """Read the real state of the stack's resources into its state.
+
+    Example:
+
+    \b
+      infra refresh local
+    """
+    deployer = deploy.Deployer(find_project(), stack, notify=info)
     with Progress(err, f"refresh {stack}", state.verbose, state.quiet) as progress:
         result = deployer.refresh(progress)
     info(progress.summary_line(op_counts(result.summary.resource_changes)))
 
 
+def deployed_outputs(deployer: deploy.Deployer) -> dict[str, deploy.OutputItem]:
+    """The outputs of a deployed stack. A deployed stack always has outputs; none
+    means nothing is deployed, which is said as such (exit 6), not as an empty
+    table or "nothing to check" that a script would read as success."""
+    items = deployer.outputs()
+    if not items:
+        stack = deployer.stack_name
+        raise NothingDeployed(
+            f"nothing is deployed in stack '{stack}': run `{shell.infra_command('up ' + stack)}`"
+        )
+    return {item.name: item for item in items}
+
+
 @command
 def outputs(
     stack: StackArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Print outputs as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outputs as JSON.")] = False,
     show_secrets: Annotated[
-        bool, typer.Option("--show-secrets", help="Print secret values.")
+        bool, typer.Option("--show-secrets", help="Print secret values in plain text.")
     ] = False,
 ) -> None:
-    """Print the stack's outputs; secrets stay hidden unless --show-secrets."""
-    items = deploy.Deployer(find_project(), stack).outputs()
-    print_outputs(items, as_json, show_secrets)
+    """Print the stack's outputs.
+
+    Secrets print as [secret] unless --show-secrets. Exit 6 if nothing is deployed.
+
+    Examples:
+
+    \b
+      infra outputs local
+      infra outputs local --json --show-secrets
+    """
+    items = deployed_outputs(deploy.Deployer(find_project(), stack, notify=info))
+    print_outputs(list(items.values()), as_json, show_secrets)
 
 
 def print_outputs(items: list[deploy.OutputItem], as_json: bool, show_secrets: bool) -> None:
@@ -235,7 +367,7 @@ def print_outputs(items: list[deploy.OutputItem], as_json: bool, show_secrets: b
         return item.value if (show_secrets or not item.secret) else "[secret]"
 
     if as_json:
-        out.print_json(json.dumps({i.name: shown(i) for i in items}))
+        emit_json({i.name: shown(i) for i in items})
         return
     table = Table("output", "value", box=None, show_header=not state.quiet)
     for item in items:
@@ -250,13 +382,23 @@ def status(
     stack: StackArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
-    """Check, from this host, that the stack's Redis and Mongo are healthy (exit 1 if not)."""
+    """Check the health of the stack's Redis and Mongo, from this host.
+
+    Every Redis node answers, cluster_state:ok, all slots covered, every replica
+    in sync (Sentinel: every Sentinel agrees on one primary per set); Mongo: one
+    primary, all members healthy. Exit 1 if a check fails, 6 if nothing is deployed.
+
+    Example:
+
+    \b
+      infra status local
+    """
     from cli import health
 
-    items = deploy.Deployer(find_project(), stack).outputs()
-    checks = health.status({i.name: i.value for i in items})
+    items = deployed_outputs(deploy.Deployer(find_project(), stack, notify=info))
+    checks = health.status({name: item.value for name, item in items.items()})
     if as_json:
-        out.print_json(json.dumps([c.as_dict() for c in checks]))
+        emit_json([c.as_dict() for c in checks])
     for check in checks if not as_json else []:
         mark = "ok  " if check.ok else "FAIL"
         out.print(Text(f"{mark} {check.component}: {check.summary}"))
@@ -274,14 +416,25 @@ def drill(
     yes: YesOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Failover drill: kill one Redis Cluster master, measure recovery, bring it back."""
+    """Failover drill: kill a Redis Cluster master, time the recovery.
+
+    Kills one master's container, measures the seconds until its replica is
+    promoted and until a write to that shard succeeds, checks that 200 replicated
+    keys survived, restarts the old master and measures its rejoin. Exit 1 if
+    recovery fails, 6 if nothing is deployed.
+
+    Example:
+
+    \b
+      infra drill local --yes
+    """
     from cli import drill as drills
 
-    deployer = deploy.Deployer(find_project(), stack)
-    outputs = {i.name: i.value for i in deployer.outputs()}
+    deployer = deploy.Deployer(find_project(), stack, notify=info)
+    outputs = {name: item.value for name, item in deployed_outputs(deployer).items()}
     if outputs.get("redisMode") != "cluster":
         raise InvalidInput(
-            f"stack '{stack}' has no Redis Cluster: the drill needs redis.mode cluster"
+            f"stack '{stack}' has no Redis Cluster deployed: the drill needs redis.mode cluster"
         )
     confirm_or_refuse("drill", stack, yes)
     containers = deploy.local_containers()
@@ -292,7 +445,7 @@ def drill(
     except drills.DrillFailed as exc:
         raise OperationFailed(f"failover drill on '{stack}' failed: {exc}") from None
     if as_json:
-        out.print_json(json.dumps(result.as_dict()))
+        emit_json(result.as_dict())
         return
     out.print(
         Text(
@@ -308,7 +461,10 @@ def drill(
 @command
 def init(
     stack: StackArg,
-    template: Annotated[str, typer.Option("--template", "-t", help="local | production")] = "local",
+    template: Annotated[
+        str,
+        typer.Option("--template", "-t", metavar="NAME", help="The template: local or production."),
+    ] = "local",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing stack file.")
     ] = False,
@@ -317,13 +473,24 @@ def init(
         typer.Option("--secrets-only", help="Keep the stack file; only generate missing secrets."),
     ] = False,
 ) -> None:
-    """Create stacks/Pulumi.<stack>.yaml from a template and generate its secrets."""
+    """Create a stack file from a template and generate its secrets.
+
+    Writes stacks/Pulumi.<STACK>.yaml from templates/<NAME>.yaml, creates the
+    stack in its backend and stores generated secrets encrypted in the file.
+
+    Examples:
+
+    \b
+      infra init staging --template production
+      infra init staging --secrets-only
+    """
     generated = deploy.init_stack(find_project(), stack, template, force, secrets_only)
     info(f"stack '{stack}' ready; generated secrets: {', '.join(generated) or 'none'}")
 
 
 def report(error: InfraError) -> None:
-    err.print(f"error: {error.message}", style="bold red", highlight=False, markup=False)
+    style = "bold red" if error.label else None
+    err.print(f"{error.label}{error.message}", style=style, highlight=False, markup=False)
     for detail in error.details:
         for line in detail.splitlines():
             err.print(

@@ -41,6 +41,20 @@ def docker_engine() -> None:
             client.close()
 
 
+def docker_image_present(image: str) -> bool:
+    """The image is on the local Docker engine (no pull is attempted)."""
+    import docker
+
+    client = docker.from_env(timeout=10)
+    try:
+        client.images.get(image)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+    finally:
+        client.close()
+
+
 _LANGUAGE_PATTERN = re.compile(r"no language plugin '([\w-]+)' found")
 
 _PLUGIN_PATTERNS = [

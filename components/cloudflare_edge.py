@@ -33,6 +33,9 @@ from components.cloudflare_types import (
     RulesetConfig,
 )
 
+# Settings that must be applied after others: WebP is part of Polish.
+SETTING_AFTER: dict[str, tuple[str, ...]] = {"webp": ("polish",)}
+
 PHASE_ACTIONS = {
     "http_request_cache_settings": "set_cache_settings",
     "http_request_firewall_managed": "execute",
@@ -224,6 +227,46 @@ def record_args(record: EdgeRecord) -> dict[str, Any]:
     return args
 
 
+def record_aliases(records: Sequence[EdgeRecord]) -> dict[str, list[str]]:
+    """Previous keys a record may have had, so that changing the type at one name
+    between CNAME and A/AAAA is the same Pulumi resource changing (replaced
+    delete-first) instead of a new record created while the old one still
+    exists, which Cloudflare refuses (error 81053: a CNAME must be alone at its
+    name). A CNAME may have been the A or AAAA record at its name; the first A
+    or AAAA at a name may have been its CNAME. Round-robin (suffixed) records
+    keep their own identity, and going from A + AAAA to a CNAME still takes two
+    steps (docs/cloudflare.md)."""
+    out: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for record in records:
+        kind = record.type.lower()
+        first = record.name not in seen
+        if kind in ("a", "aaaa", "cname"):
+            seen.add(record.name)
+        if record.label is None or record.key != f"{kind}-{record.label}":
+            continue
+        if kind == "cname":
+            out[record.key] = [f"a-{record.label}", f"aaaa-{record.label}"]
+        elif kind in ("a", "aaaa") and first:
+            out[record.key] = [f"cname-{record.label}"]
+    return out
+
+
+def address_successors(records: Sequence[EdgeRecord]) -> dict[str, str]:
+    """key -> key of the record at the same name that must be applied first: a
+    second A/AAAA waits for the one that may take over the name's CNAME."""
+    first: dict[str, str] = {}
+    after: dict[str, str] = {}
+    for record in records:
+        if record.type not in ("A", "AAAA"):
+            continue
+        if record.name in first:
+            after[record.key] = first[record.name]
+        else:
+            first[record.name] = record.key
+    return after
+
+
 def record_output(record: EdgeRecord, resource: cloudflare.DnsRecord) -> pulumi.Output[Any]:
     return resource.id.apply(
         lambda rid: {"key": record.key, "name": record.name, "type": record.type, "id": rid}
@@ -251,15 +294,13 @@ class CloudflareEdge(pulumi.ComponentResource):
     ) -> None:
         super().__init__("infra:cloudflare:Edge", name, None, opts)
         self._args = args
-        records = {r.key: self._record(name, r) for r in args.records}
-        for setting_id, value in args.settings.items():
-            cloudflare.ZoneSetting(
-                f"{name}-setting-{setting_id}",
-                zone_id=args.zone_id,
-                setting_id=setting_id,
-                value=value,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        aliases = record_aliases(args.records)
+        waits = address_successors(args.records)
+        records: dict[str, cloudflare.DnsRecord] = {}
+        for r in args.records:
+            after = [records[waits[r.key]]] if waits.get(r.key) in records else []
+            records[r.key] = self._record(name, r, aliases.get(r.key, []), after)
+        self._settings(name, args.settings)
         rulesets: dict[str, cloudflare.Ruleset] = {
             rs.phase: self._ruleset(name, rs) for rs in args.rulesets
         }
@@ -273,7 +314,28 @@ class CloudflareEdge(pulumi.ComponentResource):
             raise ValueError(f"importing a {kind} needs the literal zone id (import_zone_id)")
         return f"zones/{zone}/{object_id}" if kind == "ruleset" else f"{zone}/{object_id}"
 
-    def _record(self, name: str, record: EdgeRecord) -> cloudflare.DnsRecord:
+    def _settings(self, name: str, settings: Mapping[str, str]) -> None:
+        """One ZoneSetting per setting; `webp` waits for `polish`: Cloudflare refuses
+        WebP while Polish is off (error 1020), and Pulumi would otherwise send
+        both at once."""
+        made: dict[str, cloudflare.ZoneSetting] = {}
+        for setting_id, value in settings.items():
+            after = [made[d] for d in SETTING_AFTER.get(setting_id, ()) if d in made]
+            made[setting_id] = cloudflare.ZoneSetting(
+                f"{name}-setting-{setting_id}",
+                zone_id=self._args.zone_id,
+                setting_id=setting_id,
+                value=value,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            )
+
+    def _record(
+        self,
+        name: str,
+        record: EdgeRecord,
+        aliases: list[str],
+        after: list[cloudflare.DnsRecord],
+    ) -> cloudflare.DnsRecord:
         return cloudflare.DnsRecord(
             f"{name}-dns-{record.key}",
             zone_id=self._args.zone_id,
@@ -282,6 +344,8 @@ class CloudflareEdge(pulumi.ComponentResource):
                 parent=self,
                 delete_before_replace=True,
                 import_=self._import("record", record.import_id),
+                aliases=[pulumi.Alias(name=f"{name}-dns-{a}") for a in aliases],
+                depends_on=after,
             ),
         )
 
@@ -297,6 +361,11 @@ class CloudflareEdge(pulumi.ComponentResource):
                 parent=self,
                 delete_before_replace=True,
                 import_=self._import("ruleset", ruleset.import_id),
+                # `name` forces a replacement, and entry points made in the
+                # dashboard are not always called "default" (Cloudflare's own
+                # OWASP docs show "zone"): never diff on it, so adopting a live
+                # WAF with importId can never turn into delete-then-create.
+                ignore_changes=["name"],
             ),
         )
 

@@ -119,6 +119,7 @@ class EdgeRecord:
     priority: int | None
     comment: str | None
     import_id: str | None
+    label: str | None = None  # the name part of `key` (`www`, `apex`), without suffix
 
     @property
     def caa(self) -> dict[str, Any] | None:

@@ -11,6 +11,11 @@ import pulumi_docker as docker
 
 # Bounded container logs: a chatty node must not fill the Docker host's disk.
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
+# Stop grace periods (see `service_container`): Redis' own shutdown waits up to
+# 10 s (`shutdown-timeout`) for replicas; mongod's primary step-down up to 10 s,
+# then it flushes its journal and WiredTiger checkpoints.
+REDIS_STOP_GRACE_S = 15
+MONGO_STOP_GRACE_S = 30
 
 
 def label_args(values: Mapping[str, str]) -> list[docker.ContainerLabelArgs]:
@@ -25,6 +30,9 @@ def shell_healthcheck(
     retries: int = 5,
     start_period: str = "10s",
 ) -> docker.ContainerHealthcheckArgs:
+    """Durations in Go's canonical form ("2m0s", not "120s"): the docker provider reads
+    them back with `time.Duration.String()`, and any other spelling shows as a change
+    on every preview."""
     return docker.ContainerHealthcheckArgs(
         tests=["CMD-SHELL", script],
         interval=interval,
@@ -70,6 +78,7 @@ def service_container(
     labels: Mapping[str, str],
     wait_timeout: int,
     depends_on: Sequence[pulumi.Resource] = (),
+    stop_grace_s: int | None = None,
     **spec: Any,
 ) -> docker.Container:
     """A long-running container the way every component runs one.
@@ -79,7 +88,23 @@ def service_container(
     never becomes healthy instead of reporting success; logs are bounded; and
     its fixed name forces delete-before-replace, since pulumi-docker otherwise
     creates the replacement first and the two names collide.
+
+    `stop_grace_s` (data containers): the provider stops a container it deletes
+    with `destroyGraceSeconds` as the timeout, and with none set it kills at once,
+    mid-write. SIGTERM makes Redis and mongod shut down cleanly (Redis 7 first
+    lets its replicas catch up, for up to `shutdown-timeout`, 10 s).
+
+    Swap equals the memory limit (no swap): a data store that swaps stalls, and
+    the provider's in-place memory update sends the swap limit only when it is set,
+    so without it Docker refuses to raise memory above the swap limit it chose at
+    create (twice the first limit).
     """
+    if spec.get("memory") is not None:
+        spec["memory_swap"] = spec["memory"]
+    if stop_grace_s is not None:
+        spec.update(
+            stop_signal="SIGTERM", stop_timeout=stop_grace_s, destroy_grace_seconds=stop_grace_s
+        )
     return docker.Container(
         logical_name,
         restart="unless-stopped",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,15 +21,24 @@ ROOT_PASSWORD_PATH = "/run/secrets/mongo-root-password"
 SCRIPT_DIR = "/usr/local/lib/infra"
 INIT_JS = f"{SCRIPT_DIR}/mongo-rs-init.js"
 PLAN_JS = f"{SCRIPT_DIR}/mongo-rs-plan.js"
+PING_SH = f"{SCRIPT_DIR}/mongo-ping.sh"
 HEALTH_FILE = "/tmp/mongo-rs-healthy"
 DATA_DIR = "/data/db"
 MONGOD_USER = "mongodb"  # uid/gid 999 in the official image
 MIN_CACHE_GB = 0.25  # WiredTiger's smallest cache
 ARBITER_MEMORY_MB = 512
 INIT_MEMORY_MB = 256
+# The arbiter listens on port_base + 50: MongoDB allows 50 members, so no data
+# member ever has that port, and adding or removing data members never moves it.
+ARBITER_PORT_OFFSET = 50
+# mongod's keyFile: 6-1024 characters of the base64 alphabet, whitespace ignored,
+# padding not required (docs: "Keyfiles", security-internal-authentication).
+KEY_FILE_RE = re.compile(r"^[A-Za-z0-9+/=]{6,1024}$")
 
-# The init container refreshes HEALTH_FILE every 5 s while the set has a primary
-# and every member is PRIMARY, SECONDARY or ARBITER; stale or missing = unhealthy.
+# The init container refreshes HEALTH_FILE every 5 s while the set is ready: a
+# primary, the desired config applied, and enough healthy data-bearing voters for
+# a majority write. A member down or in initial sync (STARTUP2) is listed in the
+# file but does not make the set unready. Stale or missing = unhealthy.
 INIT_HEALTH = f"[ -f {HEALTH_FILE} ] && [ $(( $(date +%s) - $(stat -c %Y {HEALTH_FILE}) )) -lt 30 ]"
 
 
@@ -49,9 +57,12 @@ class MongoReplicaSetArgs:
     """Inputs of a MongoReplicaSet.
 
     `member_ips` are fixed addresses on `network_name`, one per data-bearing
-    member then one for the arbiter; `init_ip` is the init container's address.
-    Member i listens on `port_base + i` inside its container and, when
-    `publish` is set, on the same port of `host_bind`.
+    member; the arbiter has its own `arbiter_ip` and port (`port_base + 50`),
+    so that going from 3 members to 2 + arbiter never hands the arbiter the
+    address or port of a member that still runs (Pulumi creates the new
+    container before it deletes the old one). `init_ip` is the init
+    container's address. Member i listens on `port_base + i` inside its
+    container and, when `publish` is set, on the same port of `host_bind`.
     """
 
     network_name: pulumi.Input[str]
@@ -72,6 +83,7 @@ class MongoReplicaSetArgs:
     auth_source: str = "admin"
     read_preference: str = "primary"
     labels: Mapping[str, str] = field(default_factory=dict)
+    arbiter_ip: str = ""
 
     @property
     def member_count(self) -> int:
@@ -84,8 +96,17 @@ class MongoReplicaSetArgs:
             return f"{self.name_prefix}-arbiter"
         return f"{self.name_prefix}-{i}"
 
+    def is_arbiter(self, i: int) -> bool:
+        return self.arbiter and i == len(self.members)
+
+    def port(self, i: int) -> int:
+        return self.port_base + (ARBITER_PORT_OFFSET if self.is_arbiter(i) else i)
+
+    def ip(self, i: int) -> str:
+        return self.arbiter_ip if self.is_arbiter(i) else self.member_ips[i]
+
     def member_host(self, i: int) -> str:
-        return f"{self.host_name(i)}:{self.port_base + i}"
+        return f"{self.host_name(i)}:{self.port(i)}"
 
 
 def cache_size_gb(memory_mb: int) -> float:
@@ -102,16 +123,17 @@ def cache_size_gb(memory_mb: int) -> float:
 
 
 def check_key_file(value: str) -> str:
-    """mongod accepts 6-1024 base64 characters (whitespace ignored)."""
+    """Exactly mongod's rule, no stricter: 6-1024 characters of the base64
+    alphabet once whitespace is removed; the text is the shared password, never
+    decoded, so it need not be valid padded base64."""
     text = "".join(value.split())
-    try:
-        base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(
-            "infra:mongoKeyFile must be base64 (e.g. `openssl rand -base64 756`)"
-        ) from None
     if not 6 <= len(text) <= 1024:
         raise ValueError(f"infra:mongoKeyFile has {len(text)} characters; mongod wants 6-1024")
+    if not KEY_FILE_RE.match(text):
+        raise ValueError(
+            "infra:mongoKeyFile may only hold base64 characters A-Z a-z 0-9 + / = "
+            "(e.g. `openssl rand -base64 756`)"
+        )
     return text + "\n"
 
 
@@ -123,10 +145,11 @@ def mongod_command(args: MongoReplicaSetArgs, i: int) -> list[str]:
     refuses a keyFile that is not owned by its user (`mongodb`, uid 999) or that
     group/others can read. The entrypoint then drops to that user. No
     MONGO_INITDB_* variables are set, so the image's first-start init (which
-    would strip --replSet/--keyFile) never runs: the init container initiates
-    the set and creates the root user instead.
+    creates the root user on a temporary mongod started without --replSet,
+    and only runs when MONGO_INITDB_ROOT_USERNAME/PASSWORD are set) never runs:
+    the init container initiates the set and creates the root user instead.
     """
-    arbiter = args.arbiter and i == len(args.members)
+    arbiter = args.is_arbiter(i)
     cache = MIN_CACHE_GB if arbiter else cache_size_gb(args.memory_mb)
     mongod = [
         "docker-entrypoint.sh",
@@ -137,7 +160,7 @@ def mongod_command(args: MongoReplicaSetArgs, i: int) -> list[str]:
         KEYFILE_PATH,
         "--bind_ip_all",
         "--port",
-        str(args.port_base + i),
+        str(args.port(i)),
         "--wiredTigerCacheSizeGB",
         f"{cache:g}",
     ]
@@ -154,8 +177,10 @@ def mongod_command(args: MongoReplicaSetArgs, i: int) -> list[str]:
 
 def member_health(port: int) -> str:
     """Liveness: `ping` needs no authentication and answers while mongod runs,
-    whatever its replica set state."""
-    return f"mongosh --port {port} --quiet --eval \"db.adminCommand('ping')\""
+    whatever its replica set state. Sent by bash over /dev/tcp
+    (scripts/mongo-ping.sh) rather than by mongosh, a Node.js process that
+    would run every 5 s inside the member's memory limit."""
+    return f"bash {PING_SH} {port}"
 
 
 def rs_spec(args: MongoReplicaSetArgs) -> dict[str, Any]:
@@ -252,8 +277,8 @@ class MongoReplicaSet(pulumi.ComponentResource):
         key_file: pulumi.Output[str],
     ) -> docker.Container:
         host = args.host_name(i)
-        port = args.port_base + i
-        arbiter = args.arbiter and i == len(args.members)
+        port = args.port(i)
+        arbiter = args.is_arbiter(i)
         suffix = "arbiter" if arbiter else str(i)
         volume = docker.Volume(
             f"{name}-data-{suffix}",
@@ -275,9 +300,12 @@ class MongoReplicaSet(pulumi.ComponentResource):
             uploads=[
                 docker.ContainerUploadArgs(
                     file=KEYFILE_UPLOAD, content=key_file, permissions="0400"
-                )
+                ),
+                docker.ContainerUploadArgs(
+                    file=PING_SH, content=dc.script_text("mongo-ping.sh"), permissions="0755"
+                ),
             ],
-            networks_advanced=dc.network_attachment(args.network_name, args.member_ips[i], [host]),
+            networks_advanced=dc.network_attachment(args.network_name, args.ip(i), [host]),
             ports=ports,
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
             healthcheck=dc.shell_healthcheck(
@@ -285,6 +313,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
             ),
             memory=ARBITER_MEMORY_MB if arbiter else args.memory_mb,
             wait_timeout=120,
+            stop_grace_s=dc.MONGO_STOP_GRACE_S,
             labels={**args.labels, "infra.role": "mongo-arbiter" if arbiter else "mongo-member"},
             parent=self,
         )
@@ -299,6 +328,11 @@ class MongoReplicaSet(pulumi.ComponentResource):
         members: list[docker.Container],
     ) -> docker.Container:
         """Initiates and reconciles the set, then stays up as its health probe.
+
+        It holds the cluster key only for bootstrap (initiating the set before
+        any user exists, or resetting a root password that no longer logs in);
+        once the root user works it deletes the uploaded key and talks to the
+        members as root.
 
         Long-running rather than one-shot, like the Redis init container: with
         `wait=True` a set that never gets a primary fails `pulumi up` (a one-shot
@@ -340,7 +374,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
             uploads=uploads,
             networks_advanced=dc.network_attachment(args.network_name, args.init_ip, [init_name]),
             healthcheck=dc.shell_healthcheck(
-                INIT_HEALTH, interval="3s", retries=3, start_period="240s"
+                INIT_HEALTH, interval="3s", retries=3, start_period="4m0s"
             ),
             memory=INIT_MEMORY_MB,
             wait_timeout=300,
@@ -357,8 +391,8 @@ class MongoReplicaSet(pulumi.ComponentResource):
             {
                 "name": args.host_name(i),
                 "host": m["host"],
-                "ip": args.member_ips[i],
-                "hostPort": args.port_base + i if args.publish else None,
+                "ip": args.ip(i),
+                "hostPort": args.port(i) if args.publish else None,
                 "priority": m["priority"],
                 "votes": m["votes"],
                 "hidden": m["hidden"],

@@ -156,6 +156,7 @@ class RedisCluster(pulumi.ComponentResource):
             healthcheck=dc.shell_healthcheck(NODE_HEALTH, interval="2s"),
             memory=args.memory_mb,
             wait_timeout=90,
+            stop_grace_s=dc.REDIS_STOP_GRACE_S,
             labels={**args.labels, "infra.role": "redis-cluster-node"},
             parent=self,
         )
@@ -196,7 +197,7 @@ class RedisCluster(pulumi.ComponentResource):
             ],
             networks_advanced=dc.network_attachment(args.network_name, args.init_ip, [init_name]),
             healthcheck=dc.shell_healthcheck(
-                f"sh {INIT_SCRIPT_PATH} health", interval="2s", retries=3, start_period="120s"
+                f"sh {INIT_SCRIPT_PATH} health", interval="2s", retries=3, start_period="2m0s"
             ),
             memory=32,
             wait_timeout=180,

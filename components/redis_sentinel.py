@@ -301,6 +301,7 @@ class RedisSentinel(pulumi.ComponentResource):
             healthcheck=dc.shell_healthcheck(f"sh {SCRIPT_PATH} node-health", interval="2s"),
             memory=args.memory_mb,
             wait_timeout=90,
+            stop_grace_s=dc.REDIS_STOP_GRACE_S,
             labels=(
                 {
                     **args.labels,
@@ -350,6 +351,7 @@ class RedisSentinel(pulumi.ComponentResource):
             ),
             memory=args.sentinel_memory_mb,
             wait_timeout=90,
+            stop_grace_s=dc.REDIS_STOP_GRACE_S,
             labels={**args.labels, "infra.role": "redis-sentinel"},
             parent=self,
             depends_on=nodes,

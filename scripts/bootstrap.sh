@@ -16,4 +16,5 @@ if [ ! -x "$root/.venv/bin/python" ]; then
 fi
 "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check \
     -c "$root/constraints.txt" -e "$root[dev]"
-say "infra $("$root/.venv/bin/infra" --version)"
+versions='from importlib.metadata import version as v; print("infra", v("infra"), "(pulumi SDK", v("pulumi") + ")")'
+say "installed $("$root/.venv/bin/python" -c "$versions") in .venv"

@@ -24,7 +24,7 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
         exit 4
     fi
     say "installing ${need_pkgs[*]}"
-    export DEBIAN_FRONTEND=noninteractive
+    export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
     apt-get update -qq
     apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi

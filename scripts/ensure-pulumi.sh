@@ -130,11 +130,12 @@ fi
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 VERSION_LDFLAG="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${PULUMI_VERSION}"
 
-# go_build <module dir> <package> <output name>: builds to a temp file, then moves it in place.
+# go_build <module dir> <package> <output name> <time it takes>: builds to a temp file,
+# then moves it in place.
 go_build() {
     local moddir="$1" pkg="$2" out="$BIN_DIR/$3"
     local tmp="$out.tmp.$$"
-    log "building $3 from $moddir at $PULUMI_VERSION with $(go env GOVERSION) (about 3-4 min cold on 2 cores) ..."
+    log "building $3 from $moddir at $PULUMI_VERSION with $(go env GOVERSION) ($4) ..."
     (cd "$moddir" && go build -trimpath -buildvcs=false -ldflags "-s -w $VERSION_LDFLAG" -o "$tmp" "$pkg") || {
         rm -f "$tmp"
         log "FAILED: go build of $pkg in $moddir (see the errors above)"
@@ -144,7 +145,8 @@ go_build() {
 }
 
 if [[ "$(pulumi_version_of "$BIN_DIR/pulumi" 2>/dev/null || true)" != "$PULUMI_VERSION" ]]; then
-    go_build "$WRAPPER_DIR" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi pulumi
+    go_build "$WRAPPER_DIR" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi pulumi \
+        "8-12 min on 2 cores with empty Go caches"
 fi
 
 # Python-side launcher scripts ship in the sdk/v3 module: copy them next to the CLI.
@@ -159,7 +161,7 @@ install -m 0755 "$SDK_DIR/python/cmd/pulumi-language-python-exec" "$BIN_DIR/pulu
 # Python language host (only if its wrapper module exists).
 if [[ -f "$LANGHOST_DIR/go.mod" ]]; then
     if ! langhost_ok; then
-        go_build "$LANGHOST_DIR" . pulumi-language-python
+        go_build "$LANGHOST_DIR" . pulumi-language-python "about 2 min on 2 cores"
         langhost_stamp > "$BIN_DIR/.pulumi-language-python.version"
     fi
 fi

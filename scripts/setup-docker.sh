@@ -21,7 +21,7 @@ install_docker() {
         exit 4
     fi
     say "installing Debian's docker.io"
-    export DEBIAN_FRONTEND=noninteractive
+    export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
     apt-get update -qq
     apt-get install -y -qq docker.io >/dev/null
 }

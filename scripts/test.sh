@@ -5,7 +5,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-export "$(scripts/setup.sh | tail -n 1)"
+path_line="$(scripts/setup.sh | tail -n 1)" # fails with setup's exit code
+export "$path_line"
 ruff check .
+ruff format --check .
 mypy
 exec python -m pytest "$@"

@@ -4,5 +4,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-export "$(scripts/setup.sh | tail -n 1)"
-exec infra up local --yes "$@"
+# setup.sh's last line is a PATH for scripts; ./infra needs none (infra puts
+# .tools/pulumi/bin on the engine's PATH), and keeping the user's PATH keeps the
+# commands infra suggests pasteable in the user's shell.
+scripts/setup.sh >/dev/null
+exec ./infra up local --yes "$@"

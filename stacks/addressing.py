@@ -16,6 +16,7 @@ BLOCKS: dict[str, tuple[int, int]] = {
     "sentinel": (90, 10),
     "mongo-init": (99, 1),
     "mongo": (100, 60),
+    "mongo-arbiter": (160, 1),  # its own address: never one a data member had
     "apps": (200, 50),  # left free for application containers
 }
 

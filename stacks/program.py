@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -13,7 +14,7 @@ from components.redis_sentinel import RedisSentinel, RedisSentinelArgs
 from stacks import addressing
 from stacks.config import ConfigInvalid, StackConfig, parse_config
 from stacks.config.redis import MAX_REDIS_NODES, SENTINEL_GROUP_STRIDE
-from stacks.config.root import SECRET_KEYS
+from stacks.config.root import SECRET_KEYS, SKIP_VAR
 
 if TYPE_CHECKING:
     from components.cloudflare_edge import CloudflareEdge
@@ -33,9 +34,11 @@ def read_config() -> StackConfig:
         if value is not None:
             raw[key] = value
     try:
-        return parse_config(raw)
+        config = parse_config(raw)
     except ConfigInvalid as exc:
         raise pulumi.RunError(f"invalid stack config:\n{exc}") from None
+    skipped = [n for n in os.environ.get(SKIP_VAR, "").split(",") if n]
+    return config.without(skipped) if skipped else config
 
 
 def require_secret(key: str) -> pulumi.Output[str]:
@@ -157,7 +160,8 @@ def make_mongo(config: StackConfig, network: docker.Network) -> MongoReplicaSet:
         "mongo",
         MongoReplicaSetArgs(
             network_name=network.name,
-            member_ips=addressing.addresses(net.subnet, "mongo", mongo.member_count),
+            member_ips=addressing.addresses(net.subnet, "mongo", mongo.members),
+            arbiter_ip=addressing.addresses(net.subnet, "mongo-arbiter", 1)[0],
             init_ip=addressing.addresses(net.subnet, "mongo-init", 1)[0],
             root_password=require_secret("mongoRootPassword"),
             key_file=require_secret("mongoKeyFile"),

@@ -1,19 +1,29 @@
 // The replica set's init container: `mongosh --nodb --quiet --norc mongo-rs-init.js`.
 //
-// 1. wait until every member answers;
-// 2. loop: read every member's replSetGetConfig and the set's status, ask
+// 1. loop: read every member's replSetGetConfig and the set's status, ask
 //    mongo-rs-plan.js what to do (initiate / reconfig one safe step / step down /
-//    wait / nothing) and do it, until the plan says nothing is left to do;
-// 3. set the cluster-wide default read and write concern to majority (before any
+//    wait / nothing) and do it, until the plan says nothing is left to do.
+//    Initiating waits for every member (replSetInitiate's quorum check needs
+//    them all); once the set exists, a member that does not answer is not
+//    waited for;
+// 2. set the cluster-wide default read and write concern to majority (before any
 //    reconfig too: MongoDB 5.0+ refuses a reconfig that changes the implicit
 //    default write concern, e.g. adding an arbiter, until one is set explicitly);
-// 4. create the root user if it is missing, or reset its password/roles;
-// 5. stay up and refresh a health file for the Docker healthcheck.
+// 3. create the root user if it is missing, or reset its password/roles;
+// 4. drop the cluster key (file and memory), then stay up and refresh a health
+//    file for the Docker healthcheck while the set can take majority writes.
 //
-// It authenticates as the internal `__system` user with the keyFile (the same
-// credential the members use between themselves): that works before the set is
-// initiated and before any user exists, where the localhost exception does not
-// reach (this container is not on the members' localhost).
+// Credentials: the root user whenever its login works. The internal `__system`
+// user (keyFile contents as password, authSource=local) is used only to
+// bootstrap - before the root user exists, or to reset a root password that no
+// longer logs in - because MongoDB advises against using it otherwise
+// (https://www.mongodb.com/docs/manual/reference/built-in-roles/#mongodb-authrole-__system).
+// The localhost exception cannot help: this container is not on a member's
+// localhost.
+//
+// Every command is bounded: majority writes carry maxTimeMS and a wtimeout
+// (mongo-rs-plan.js), the connection a socket timeout, so nothing outlives
+// the deadline when no majority is reachable.
 //
 // Environment: RS_SPEC (JSON, see mongo-rs-plan.js), KEYFILE, ROOT_PASSWORD_FILE,
 // PLAN_JS, HEALTH_FILE, WAIT_SECONDS. Exits 1 when the set does not converge in time.
@@ -26,11 +36,13 @@ const env = process.env;
 const spec = JSON.parse(env.RS_SPEC);
 load(env.PLAN_JS || "/usr/local/lib/infra/mongo-rs-plan.js");
 const Plan = globalThis.RsPlan;
-const key = fs.readFileSync(env.KEYFILE || "/run/secrets/mongo-keyfile", "utf8").replace(/\s+/g, "");
+const keyFile = env.KEYFILE || "/run/secrets/mongo-keyfile";
+let key = fs.existsSync(keyFile) ? fs.readFileSync(keyFile, "utf8").replace(/\s+/g, "") : null;
 const rootPassword = fs.readFileSync(env.ROOT_PASSWORD_FILE || "/run/secrets/mongo-root-password", "utf8").trim();
 const healthFile = env.HEALTH_FILE || "/tmp/mongo-rs-healthy";
 const deadline = Date.now() + Number(env.WAIT_SECONDS || 180) * 1000;
-const OPTIONS = "directConnection=true&serverSelectionTimeoutMS=3000&connectTimeoutMS=3000";
+const OPTIONS = "directConnection=true&serverSelectionTimeoutMS=3000&connectTimeoutMS=3000" +
+  "&socketTimeoutMS=90000";
 
 const connections = {};
 
@@ -51,44 +63,68 @@ function timeLeft() {
   return Date.now() < deadline;
 }
 
-function systemConnection(host) {
-  if (!connections[host]) {
-    const uri = `mongodb://__system:${encodeURIComponent(key)}@${host}/?authSource=local&${OPTIONS}`;
-    connections[host] = new Mongo(uri);
+function rootUri(host) {
+  const user = encodeURIComponent(spec.rootUser);
+  return `mongodb://${user}:${encodeURIComponent(rootPassword)}@${host}/?authSource=${spec.authSource}&${OPTIONS}`;
+}
+
+function systemUri(host) {
+  return `mongodb://__system:${encodeURIComponent(key)}@${host}/?authSource=local&${OPTIONS}`;
+}
+
+function tryConnect(uri) {
+  try {
+    return { conn: new Mongo(uri) };
+  } catch (e) {
+    return { error: e };
+  }
+}
+
+// The root user if it can log in; else `__system` while the key is held.
+function connection(host) {
+  if (connections[host]) return connections[host];
+  const root = tryConnect(rootUri(host));
+  if (root.conn) {
+    connections[host] = { conn: root.conn, system: false };
+  } else if (key !== null && root.error.code !== undefined) {
+    const system = tryConnect(systemUri(host));
+    if (!system.conn) throw system.error;
+    connections[host] = { conn: system.conn, system: true };
+  } else {
+    throw root.error;
   }
   return connections[host];
+}
+
+function forget(host) {
+  const c = connections[host];
+  delete connections[host];
+  try {
+    if (c) c.conn.close();
+  } catch (e) {
+    // already closed: nothing to release
+  }
 }
 
 // A command's reply; errors come back as {ok: 0, code, codeName, errmsg}, never thrown.
 function run(host, command, dbName) {
   try {
-    return systemConnection(host).getDB(dbName || "admin").runCommand(command);
+    return connection(host).conn.getDB(dbName || "admin").runCommand(command);
   } catch (e) {
-    if (e.code === undefined) delete connections[host]; // network error: reconnect next time
+    if (e.code === undefined) forget(host); // network error: reconnect next time
     return { ok: 0, code: e.code, codeName: e.codeName || e.name, errmsg: e.message };
   }
-}
-
-function waitForMembers() {
-  for (const m of spec.members) {
-    for (;;) {
-      const reply = run(m.host, { ping: 1 });
-      if (isOk(reply)) break;
-      if (!timeLeft()) fail(`${m.host} did not answer: ${reply.errmsg}`);
-      sleep(1000);
-    }
-  }
-  log(`all ${spec.members.length} members answer`);
 }
 
 function observe() {
   const configs = {};
   let status = null;
   for (const m of spec.members) {
-    configs[m.host] = run(m.host, { replSetGetConfig: 1 });
-    if (status === null && isOk(configs[m.host])) {
-      const reply = run(m.host, { replSetGetStatus: 1 });
-      if (isOk(reply)) status = reply;
+    const reply = run(m.host, { replSetGetConfig: 1 });
+    if (reply.code !== undefined || isOk(reply)) configs[m.host] = reply; // else: no answer
+    if (status === null && isOk(reply)) {
+      const st = run(m.host, { replSetGetStatus: 1 });
+      if (isOk(st)) status = st;
     }
   }
   const primary = Plan.primaryOf(status);
@@ -100,8 +136,8 @@ function ensureRwConcern(primary) {
   const step = Plan.planRwConcern(run(primary, { getDefaultRWConcern: 1 }));
   if (step.action === "none") return true;
   const reply = run(primary, step.command);
-  if (!isOk(reply)) {
-    log(`setDefaultRWConcern on ${primary}: ${reply.errmsg}`);
+  if (!isOk(reply) || reply.writeConcernError) {
+    log(`setDefaultRWConcern on ${primary}: ${reply.errmsg || reply.writeConcernError.errmsg}`);
     return false;
   }
   log("default read and write concern set to majority");
@@ -110,16 +146,18 @@ function ensureRwConcern(primary) {
 
 function act(step) {
   if (step.action === "initiate") {
-    return run(step.on, { replSetInitiate: step.config });
+    return run(step.on, { replSetInitiate: step.config, maxTimeMS: Plan.COMMAND_TIMEOUT_MS });
   }
   if (step.action === "reconfig") {
     if (!ensureRwConcern(step.on)) return { ok: 0, errmsg: "default write concern not set yet" };
     return run(step.on, { replSetReconfig: step.config, maxTimeMS: 60000 });
   }
   if (step.action === "stepDown") {
-    run(step.on, { replSetStepDown: 60 }); // closes our connection: the reply does not matter
-    delete connections[step.on];
-    return { ok: 1 };
+    // Since 4.2 a step-down no longer closes every connection; ours is dropped
+    // anyway so that the next round finds the new primary from scratch.
+    const reply = run(step.on, step.command);
+    forget(step.on);
+    return reply;
   }
   return { ok: 1 };
 }
@@ -137,26 +175,24 @@ function reconcile() {
       log(`${step.action} on ${step.on}: ${step.changes.join("; ")}`);
       const reply = act(step);
       if (!isOk(reply)) log(`${step.action} did not succeed yet: ${reply.errmsg}`);
+      lastReason = `last step ${step.action}`;
     }
-    if (!timeLeft()) fail(`the replica set did not converge: last step ${step.action}`);
+    if (!timeLeft()) fail(`the replica set did not converge: ${lastReason}`);
     sleep(1000);
   }
 }
 
 function rootLoginWorks(host) {
-  const user = encodeURIComponent(spec.rootUser);
-  const uri = `mongodb://${user}:${encodeURIComponent(rootPassword)}@${host}/` +
-    `?authSource=${spec.authSource}&${OPTIONS}`;
-  let conn = null;
+  const attempt = tryConnect(rootUri(host));
+  if (!attempt.conn) return false;
   try {
-    conn = new Mongo(uri);
-    const reply = conn.getDB("admin").runCommand({ connectionStatus: 1 });
+    const reply = attempt.conn.getDB("admin").runCommand({ connectionStatus: 1 });
     return isOk(reply) && reply.authInfo.authenticatedUsers.length > 0;
   } catch (e) {
     return false;
   } finally {
     try {
-      if (conn) conn.close();
+      attempt.conn.close();
     } catch (e) {
       // already closed: nothing to release
     }
@@ -166,44 +202,52 @@ function rootLoginWorks(host) {
 function ensureRootUser(primary) {
   const info = run(primary, { usersInfo: spec.rootUser }, spec.authSource);
   const step = Plan.planRootUser(info, isOk(info) && rootLoginWorks(primary));
-  const roles = [{ role: "root", db: "admin" }];
   let reply = { ok: 1 };
-  if (step.action === "create") {
-    reply = run(primary, { createUser: spec.rootUser, pwd: rootPassword, roles: roles }, spec.authSource);
-  } else if (step.action === "update") {
-    reply = run(primary, { updateUser: spec.rootUser, pwd: rootPassword, roles: roles }, spec.authSource);
+  if (step.action === "create" || step.action === "update") {
+    reply = run(primary, Plan.rootUserCommand(step.action, spec.rootUser, rootPassword), spec.authSource);
   } else if (step.action === "wait") {
     reply = { ok: 0, errmsg: step.reason };
   }
-  if (!isOk(reply)) return false;
+  if (!isOk(reply) || reply.writeConcernError) {
+    log(`root user '${spec.rootUser}' not ${step.action}d yet: ${reply.errmsg || reply.writeConcernError.errmsg}`);
+    return false;
+  }
   if (step.action !== "none") log(`root user '${spec.rootUser}': ${step.action}d`);
   return true;
 }
 
-function currentPrimary() {
-  return Plan.primaryOf(observe().status);
-}
-
 function finish() {
   for (;;) {
-    const primary = currentPrimary();
+    const primary = Plan.primaryOf(observe().status);
     if (primary && ensureRwConcern(primary) && ensureRootUser(primary)) return;
     if (!timeLeft()) fail("could not set the default write concern or the root user");
     sleep(1000);
   }
 }
 
+// Bootstrap is over: forget the cluster key and every `__system` connection;
+// from here on only the root user is used.
+function dropKey() {
+  for (const host of Object.keys(connections)) {
+    if (connections[host].system) forget(host);
+  }
+  key = null;
+  if (fs.existsSync(keyFile)) fs.unlinkSync(keyFile);
+}
+
+function readiness() {
+  for (const m of spec.members) {
+    const status = run(m.host, { replSetGetStatus: 1 });
+    if (!isOk(status)) continue;
+    const config = run(m.host, { replSetGetConfig: 1 });
+    return Plan.health(status, isOk(config) ? config.config : null);
+  }
+  return Plan.health(null);
+}
+
 function watch() {
   for (;;) {
-    let status = null;
-    for (const m of spec.members) {
-      const reply = run(m.host, { replSetGetStatus: 1 });
-      if (isOk(reply)) {
-        status = reply;
-        break;
-      }
-    }
-    const h = Plan.health(status);
+    const h = readiness();
     if (h.healthy) {
       fs.writeFileSync(healthFile, JSON.stringify(h));
     } else if (fs.existsSync(healthFile)) {
@@ -213,8 +257,8 @@ function watch() {
   }
 }
 
-waitForMembers();
 reconcile();
 finish();
+dropKey();
 log("replica set ready");
 watch();

@@ -5,7 +5,11 @@
 //   plan(desired, observed)      -> initiate | reconfig | stepDown | wait | refuse | none
 //   planRwConcern(reply)         -> set | none  (getDefaultRWConcern reply)
 //   planRootUser(reply, authOk)  -> create | update | none  (usersInfo reply)
-//   health(status)               -> primary, unhealthy members, replication lag
+//   rootUserCommand(action, ...) -> the bounded createUser / updateUser command
+//   health(status)               -> ready (writable majority), primary, degraded members, lag
+//
+// Every command that writes with w: "majority" carries maxTimeMS and a wtimeout
+// (COMMAND_TIMEOUT_MS): with no majority reachable it would otherwise wait forever.
 //
 // `desired` is the spec the component writes into RS_SPEC:
 //   {setName, rootUser, authSource,
@@ -19,6 +23,8 @@
   const NOT_YET_INITIALIZED = 94;
   const MANAGED = ["priority", "votes", "hidden", "secondaryDelaySecs"];
   const HEALTHY_STATES = ["PRIMARY", "SECONDARY", "ARBITER"];
+  const COMMAND_TIMEOUT_MS = 30000;
+  const STEPDOWN_SECS = 60; // the old primary stays unelectable this long
 
   // Numbers arrive as JS numbers, BSON Long/Int32 (mongosh) or extended JSON.
   function num(value, fallback) {
@@ -69,6 +75,13 @@
     };
   }
 
+  // MongoDB only lets a member that can become primary run replSetInitiate or
+  // receive a reconfig as primary: priority > 0, a vote, not an arbiter, not
+  // hidden, not delayed (checkElectable, src/mongo/db/repl/repl_set_config_checks.cpp).
+  function electable(m) {
+    return !m.arbiterOnly && m.priority > 0 && m.votes > 0 && !m.hidden && !m.secondaryDelaySecs;
+  }
+
   function primaryOf(status) {
     if (!ok(status) || !Array.isArray(status.members)) return null;
     const p = status.members.find((m) => m.stateStr === "PRIMARY");
@@ -112,29 +125,32 @@
   // One safe step from `current` towards `desired`. MongoDB (4.4+) accepts at most
   // one voting-membership change per reconfig (add a voter, remove a voter, or
   // change one member's votes); everything else can change in the same step.
-  function nextStep(current, desired, primary) {
+  //
+  // The primary refuses a (non-force) reconfig that would make itself
+  // unelectable (NodeNotElectable): removing it, or giving it priority 0,
+  // hidden, votes 0 or a delay. Such a change is left for last: every other
+  // change runs on the primary first, then the primary steps down and the
+  // next primary receives the change.
+  function nextStep(current, desired, primary, status) {
     const want = new Map(desired.members.map((m) => [m.host, normalize(m)]));
     const have = current.members.map((m) => ({ doc: m, norm: normalize(m) }));
     const byHost = new Map(have.map((h) => [h.norm.host, h]));
+    const yields = mustYield(want.get(primary), byHost.get(primary));
     // arbiterOnly cannot change in place: such a member is removed, then re-added.
-    const leaving = have.filter((h) => !want.has(h.norm.host) ||
-      want.get(h.norm.host).arbiterOnly !== h.norm.arbiterOnly);
+    const leaving = have.filter((h) => h.norm.host !== primary || !yields)
+      .filter((h) => !want.has(h.norm.host) || want.get(h.norm.host).arbiterOnly !== h.norm.arbiterOnly);
     const leavingHosts = new Set(leaving.map((h) => h.norm.host));
     const joining = desired.members.map(normalize).filter((m) => !byHost.has(m.host));
-
-    const primaryLeaving = leaving.find((h) => h.norm.host === primary);
-    if (primaryLeaving) {
-      if (primaryLeaving.norm.priority > 0) {
-        return demote(current, primaryLeaving.norm.host);
-      }
-      return { action: "stepDown", on: primary, changes: [`step down ${primary} before removing it`] };
-    }
 
     const changes = [];
     let votingChangeUsed = false;
     const members = [];
     for (const h of have) {
       const voter = h.norm.votes > 0;
+      if (h.norm.host === primary && yields) {
+        members.push(copyMember(h.doc)); // the primary's own change comes last
+        continue;
+      }
       if (leavingHosts.has(h.norm.host)) {
         if (voter && votingChangeUsed) {
           members.push(copyMember(h.doc));
@@ -168,8 +184,37 @@
       members.push(memberDoc(id, m));
       changes.push(`add ${describe(m)}`);
     }
-    if (changes.length === 0) return null;
-    return { action: "reconfig", on: primary, config: withMembers(current, members), changes: changes };
+    if (changes.length) {
+      return { action: "reconfig", on: primary, config: withMembers(current, members), changes: changes };
+    }
+    return yields ? stepDownStep(current, primary, status) : null;
+  }
+
+  // Whether the primary must hand over before its own change can be applied.
+  function mustYield(target, have) {
+    if (!have) return false;
+    if (!target) return true; // it leaves the set
+    if (target.arbiterOnly !== have.norm.arbiterOnly) return true;
+    return !electable(target);
+  }
+
+  // Step down only when another healthy member of the current config can win.
+  function stepDownStep(current, primary, status) {
+    const up = new Set(((status && status.members) || [])
+      .filter((m) => m.stateStr === "SECONDARY" && num(m.health, 0) === 1).map((m) => m.name));
+    const heir = current.members.map(normalize).find((m) => m.host !== primary && electable(m) && up.has(m.host));
+    if (!heir) {
+      return {
+        action: "wait",
+        reason: `${primary} must step down before its own change, but no other electable member is a healthy secondary`,
+      };
+    }
+    return {
+      action: "stepDown",
+      on: primary,
+      command: { replSetStepDown: STEPDOWN_SECS, secondaryCatchUpPeriodSecs: 15 },
+      changes: [`step down ${primary}: a primary cannot make itself unelectable (NodeNotElectable)`],
+    };
   }
 
   function copyMember(doc) {
@@ -185,44 +230,47 @@
     return config;
   }
 
-  // A primary that is about to be removed first loses its priority: MongoDB then
-  // has it step down, and the next step removes it as a secondary.
-  function demote(current, host) {
-    const members = current.members.map((m) => {
-      const copy = copyMember(m);
-      if (m.host === host) copy.priority = 0;
-      return copy;
+  // Members that did not answer, or answered with an error other than
+  // NotYetInitialized, as "host: why" strings.
+  function unanswered(hosts, observed) {
+    return hosts.filter((h) => {
+      const r = observed.configs[h];
+      return !r || (!ok(r) && num(r.code, -1) !== NOT_YET_INITIALIZED);
+    }).map((h) => {
+      const r = observed.configs[h];
+      return r ? `${h}: ${r.errmsg || r.codeName}` : `no answer yet from ${h}`;
     });
+  }
+
+  // replSetInitiate runs on an electable member (checkElectable) and its quorum
+  // check needs every proposed member to answer ("not all proposed set members
+  // responded affirmatively", NodeNotFound): so it waits for all of them.
+  function initiate(desired, hosts, missing) {
+    if (missing.length) {
+      return { action: "wait", reason: `${missing.join("; ")} (initiating needs every member)` };
+    }
+    const first = desired.members.map(normalize).find(electable);
+    if (!first) {
+      return { action: "refuse", reason: "no member can become primary: give one member priority > 0" };
+    }
     return {
-      action: "reconfig",
-      on: host,
-      config: withMembers(current, members),
-      changes: [`${host}: priority -> 0 so that it steps down before its removal`],
+      action: "initiate",
+      on: first.host,
+      config: initialConfig(desired),
+      changes: desired.members.map((m) => `add ${describe(normalize(m))}`),
     };
   }
 
+  // Once the set exists, members that do not answer are not waited for: a
+  // reconfig needs only a majority of the voters (its own quorum check), and a
+  // member down must not keep `up` from finishing.
   function plan(desired, observed) {
     const hosts = desired.members.map((m) => m.host);
-    const silent = hosts.filter((h) => !observed.configs[h]);
-    if (silent.length) {
-      return { action: "wait", reason: `no answer yet from ${silent.join(", ")}` };
-    }
-    const failing = hosts.filter((h) => {
-      const r = observed.configs[h];
-      return !ok(r) && num(r.code, -1) !== NOT_YET_INITIALIZED;
-    });
-    if (failing.length) {
-      const why = failing.map((h) => `${h}: ${observed.configs[h].errmsg || observed.configs[h].codeName}`);
-      return { action: "wait", reason: why.join("; ") };
-    }
+    const missing = unanswered(hosts, observed);
     const current = currentConfig(observed, hosts);
     if (!current) {
-      return {
-        action: "initiate",
-        on: hosts[0],
-        config: initialConfig(desired),
-        changes: desired.members.map((m) => `add ${describe(normalize(m))}`),
-      };
+      const everyoneSpoke = missing.length === 0;
+      return initiate(desired, hosts, everyoneSpoke ? [] : missing);
     }
     if (current._id !== desired.setName) {
       return {
@@ -244,7 +292,7 @@
     if (ok(observed.primaryConfig) && observed.primaryConfig.commitmentStatus === false) {
       return { action: "wait", reason: "the previous reconfig is not committed yet" };
     }
-    const step = nextStep(current, desired, primary);
+    const step = nextStep(current, desired, primary, observed.status);
     return step || { action: "none", reason: "membership and member settings match" };
   }
 
@@ -257,13 +305,32 @@
     if (done) return { action: "none" };
     return {
       action: "set",
-      command: {
+      command: bounded({
         setDefaultRWConcern: 1,
         defaultWriteConcern: { w: "majority" },
         defaultReadConcern: { level: "majority" },
-        writeConcern: { w: "majority" },
-      },
+      }),
     };
+  }
+
+  // A majority write with no majority reachable waits forever unless it is
+  // bounded: maxTimeMS limits the operation, wtimeout the wait for
+  // acknowledgements (it then fails with a writeConcernError, the write kept).
+  function bounded(command) {
+    return Object.assign({}, command, {
+      writeConcern: { w: "majority", wtimeout: COMMAND_TIMEOUT_MS },
+      maxTimeMS: COMMAND_TIMEOUT_MS,
+    });
+  }
+
+  // createUser / updateUser for the root user, bounded like every write.
+  function rootUserCommand(action, user, password) {
+    const verb = action === "create" ? "createUser" : "updateUser";
+    const command = {};
+    command[verb] = user;
+    command.pwd = password;
+    command.roles = [{ role: "root", db: "admin" }];
+    return bounded(command);
   }
 
   function hasRootRole(user) {
@@ -290,31 +357,57 @@
     return new Date(value).getTime();
   }
 
-  function health(status) {
+  // w: "majority" needs acknowledgements from a majority of the voting members,
+  // but never more than the voting data-bearing members there are (an arbiter
+  // acknowledges nothing): MongoDB's "write majority" (writeMajorityCount).
+  function writeMajority(members) {
+    const voters = members.filter((m) => num(m.votes, 1) > 0);
+    const dataVoters = voters.filter((m) => !m.arbiterOnly).length;
+    return Math.min(Math.floor(voters.length / 2) + 1, dataVoters);
+  }
+
+  function lagOf(members, primaryMember) {
+    const top = primaryMember ? dateMs(primaryMember.optimeDate) : null;
+    let maxLag = null;
+    for (const m of members) {
+      if (m.stateStr !== "SECONDARY" || top === null) continue;
+      const lag = Math.max(0, (top - dateMs(m.optimeDate)) / 1000);
+      maxLag = maxLag === null ? lag : Math.max(maxLag, lag);
+    }
+    return maxLag;
+  }
+
+  // Ready = a primary and enough healthy data-bearing voters (PRIMARY or
+  // SECONDARY) for a majority write. A member that is down, or still in
+  // STARTUP2 (initial sync, which can take hours), is reported as degraded but
+  // does not make the set unready. `config` (the replica set config, optional)
+  // gives the votes; without it every listed member is taken as a voter.
+  function health(status, config) {
     if (!ok(status)) return { healthy: false, primary: null, unhealthy: [], maxLagSecs: null };
     const members = status.members || [];
     const primaryMember = members.find((m) => m.stateStr === "PRIMARY");
     const unhealthy = members
       .filter((m) => num(m.health, 0) !== 1 || HEALTHY_STATES.indexOf(m.stateStr) < 0)
       .map((m) => `${m.name} ${m.stateStr}`);
-    let maxLag = null;
-    if (primaryMember) {
-      const top = dateMs(primaryMember.optimeDate);
-      for (const m of members) {
-        if (m.stateStr !== "SECONDARY" || top === null) continue;
-        const lag = Math.max(0, (top - dateMs(m.optimeDate)) / 1000);
-        maxLag = maxLag === null ? lag : Math.max(maxLag, lag);
-      }
-    }
+    const configMembers = (config && config.members) ||
+      members.map((m) => ({ host: m.name, arbiterOnly: m.stateStr === "ARBITER" }));
+    const votes = new Map(configMembers.map((m) => [m.host, num(m.votes, 1)]));
+    const ackers = members.filter((m) => num(m.health, 0) === 1 && votes.get(m.name) > 0 &&
+      (m.stateStr === "PRIMARY" || m.stateStr === "SECONDARY")).length;
+    const needed = writeMajority(configMembers);
     return {
-      healthy: Boolean(primaryMember) && unhealthy.length === 0,
+      healthy: Boolean(primaryMember) && ackers >= needed,
       primary: primaryMember ? primaryMember.name : null,
       unhealthy: unhealthy,
-      maxLagSecs: maxLag,
+      writeMajority: { needed: needed, available: ackers },
+      maxLagSecs: lagOf(members, primaryMember),
     };
   }
 
-  const api = { plan, planRwConcern, planRootUser, health, primaryOf, initialConfig, normalize };
+  const api = {
+    plan, planRwConcern, planRootUser, rootUserCommand, health, primaryOf, initialConfig, normalize,
+    electable, COMMAND_TIMEOUT_MS,
+  };
   root.RsPlan = api;
   if (typeof module === "object" && module !== null && module.exports) module.exports = api;
 })(typeof globalThis !== "undefined" ? globalThis : this);

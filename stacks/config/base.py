@@ -30,6 +30,3 @@ def check_image(value: str) -> str:
     if value.endswith(":latest"):
         raise ValueError("'latest' is not a pin: use a version tag such as 'redis:7.4.1'")
     return value
-
-
-

@@ -22,7 +22,8 @@ import re
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from components.cloudflare_types import (
     SLUG,
@@ -34,6 +35,7 @@ from components.cloudflare_types import (
     lower_choice,
 )
 from stacks.config.base import Model, field_error
+from stacks.config.edge_plans import Plan, plan_problems, rank
 
 LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
@@ -174,7 +176,21 @@ def normalise_content(kind: str, value: str) -> str:
         raise ValueError("empty: TXT records need content")
     if len(text) > TXT_MAX:
         raise ValueError(f"{len(text)} characters, more than the {TXT_MAX} Cloudflare accepts")
-    return text
+    return txt_content(text)
+
+
+TXT_STRING_MAX = 255  # one DNS character-string (RFC 1035 3.3)
+
+
+def txt_content(text: str) -> str:
+    """TXT content in quotes, as Cloudflare's dashboard asks for it ("TXT content
+    should be wrapped in quotation marks") and shows it: unquoted content draws
+    a warning and can come back quoted, a diff on every preview. Content already
+    quoted is kept; longer text is split into 255-character strings."""
+    if text.startswith('"') and text.endswith('"') and len(text) > 1:
+        return text
+    chunks = [text[i : i + TXT_STRING_MAX] for i in range(0, len(text), TXT_STRING_MAX)]
+    return " ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
 
 
 CAA_RE = re.compile(r'^(\d{1,3})\s+([A-Za-z]+)\s+(?:"([^"]*)"|([^"\s]+))$')
@@ -238,6 +254,7 @@ def normalise_records(records: list[DnsRecordConfig], zone: str) -> list[EdgeRec
                 priority=record.priority,
                 comment=record.comment.strip() if record.comment else None,
                 import_id=record.import_id,
+                label=record_label(name, zone),
             )
         )
     return out
@@ -289,6 +306,8 @@ class ZoneSettingsConfig(Model):
     """Zone settings with secure defaults; `null` leaves a setting unmanaged.
 
     Field names are Cloudflare's setting ids (camelCase only in the YAML).
+    `polish` and `webp` need the Pro plan: unset, they default to `lossless`
+    and `true` on Pro and up and stay unmanaged on Free (`EdgeConfig`).
     """
 
     ssl: Literal["off", "flexible", "full", "strict"] | None = "strict"
@@ -296,8 +315,8 @@ class ZoneSettingsConfig(Model):
     always_use_https: OnOff = True
     automatic_https_rewrites: OnOff = True
     http3: OnOff = True
-    polish: Literal["off", "lossless", "lossy"] | None = "lossless"
-    webp: OnOff = True
+    polish: Literal["off", "lossless", "lossy"] | None = None
+    webp: OnOff = None
 
     @field_validator("min_tls_version", mode="before")
     @classmethod
@@ -339,12 +358,50 @@ class EdgeConfig(Model):
     """The Cloudflare edge of one zone. Disabled by default (local stacks)."""
 
     enabled: bool = False
+    # The zone's Cloudflare plan: what it allows is checked before any API call.
+    # Default free, the plan every zone has at least: a config that needs more
+    # says so, naming the plan.
+    plan: Plan = "free"
+    advanced_ddos: bool = False  # Advanced DDoS Protection (Enterprise add-on)
     zone: str | None = None
     zone_id: ZoneId = None
     account_id: AccountId = None
     records: list[DnsRecordConfig] = []
     settings: ZoneSettingsConfig = ZoneSettingsConfig()
     rulesets: list[RulesetConfig] = []
+
+    @field_validator("plan", mode="before")
+    @classmethod
+    def _plan_lower(cls, value: Any) -> Any:
+        return lower_choice(value)
+
+    @model_validator(mode="after")
+    def _plan_defaults(self) -> EdgeConfig:
+        """Polish and WebP (Pro and up) are on by default where the plan has them."""
+        unset = {"polish", "webp"} - self.settings.model_fields_set
+        if rank(self.plan) >= rank("pro") and unset:
+            # webp stays unmanaged when polish is explicitly off (WebP is part of Polish)
+            webp = True if self.settings.polish != "off" else None
+            defaults = {"polish": "lossless", "webp": webp}
+            settings = self.settings.model_copy(update={k: defaults[k] for k in unset})
+            object.__setattr__(self, "settings", settings)
+        return self
+
+    @model_validator(mode="after")
+    def _plan_allows(self) -> EdgeConfig:
+        """Everything the plan does not include, at its field, with the plan needed."""
+        found = plan_problems(self) if self.enabled else []
+        if found:
+            raise ValidationError.from_exception_data(
+                "EdgeConfig",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("value_error", message), loc=loc, input=None
+                    )
+                    for loc, message in found
+                ],
+            )
+        return self
 
     @field_validator("zone")
     @classmethod

@@ -13,6 +13,9 @@ from stacks.config.base import Model, check_image, field_error
 MAX_MEMBERS = 50  # MongoDB's limit on replica set members
 MAX_VOTING = 7  # MongoDB's limit on voting members
 MIN_VOTING = 3  # fewer cannot lose a member and still elect a primary
+# The arbiter's port is portBase + 50 (components.mongo_replicaset): past every
+# data member's port, so it never changes when data members come or go.
+ARBITER_PORT_OFFSET = MAX_MEMBERS
 PREFERRED_PRIORITY = 2.0  # member 0 unless memberSettings say otherwise
 DEFAULT_PRIORITY = 1.0
 
@@ -184,12 +187,13 @@ class MongoConfig(Model):
                 )
             )
         problems += self._voting_problems()
-        if self.port_base + self.member_count - 1 > 65535:
+        last_port = self.port_base + (ARBITER_PORT_OFFSET if self.arbiter else self.members - 1)
+        if last_port > 65535:
             problems.append(
                 (
                     "portBase",
-                    f"{self.port_base} + {self.member_count} members runs past port 65535 "
-                    "(lower mongo.portBase)",
+                    f"the last member port would be {last_port}, past 65535 (the arbiter "
+                    "listens on portBase + 50): lower mongo.portBase",
                 )
             )
         return problems

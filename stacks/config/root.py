@@ -75,6 +75,28 @@ class StackConfig(Model):
     def enabled_components(self) -> list[str]:
         return [name for name in ("redis", "mongo", "edge") if getattr(self, name).enabled]
 
+    def docker_images(self) -> dict[str, str]:
+        """The image each enabled Docker component runs."""
+        return {
+            name: getattr(self, name).image
+            for name in ("redis", "mongo")
+            if getattr(self, name).enabled
+        }
+
+    def without(self, names: list[str]) -> StackConfig:
+        """This config with the named components disabled (see SKIP_VAR)."""
+        updates = {
+            n: getattr(self, n).model_copy(update={"enabled": False})
+            for n in names
+            if hasattr(self, n)
+        }
+        return self.model_copy(update=updates)
+
+
+# Set by `infra` for one run of the program: components left out because their image
+# is missing on the local engine (the `local` stack never pulls; see cli/deploy.py).
+SKIP_VAR = "INFRA_SKIP_COMPONENTS"
+
 
 def stack_file(stacks_dir: Path, stack: str) -> Path:
     return stacks_dir / f"Pulumi.{stack}.yaml"
@@ -114,9 +136,15 @@ def strip_namespace(config: dict[str, Any]) -> dict[str, Any]:
         elif key.startswith(NAMESPACE):
             out[key.removeprefix(NAMESPACE)] = value
         elif key in PROVIDER_SECRET_KEYS and not isinstance(value, dict):
-            problems.append(Problem(key, (
-                "stored in plain text: use the environment variable "
-                f"{PROVIDER_SECRET_KEYS[key]} or `pulumi config set --secret {key} <value>`")))
+            problems.append(
+                Problem(
+                    key,
+                    (
+                        "stored in plain text: use the environment variable "
+                        f"{PROVIDER_SECRET_KEYS[key]} or `pulumi config set --secret {key} <value>`"
+                    ),
+                )
+            )
     if problems:
         raise ConfigInvalid(problems)
     return out

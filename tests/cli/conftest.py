@@ -9,27 +9,33 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli import localstack
+from cli.project import Project
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A scratch copy of the project (Pulumi.yaml, stacks/, templates/), no tools."""
+    """A scratch copy of the project (Pulumi.yaml, stacks/, templates/), no tools, with
+    the local stack file as infra creates it on first use (never the developer's own)."""
     root = tmp_path / "project"
     root.mkdir()
     shutil.copy(REPO / "Pulumi.yaml", root)
     shutil.copytree(
         REPO / "stacks",
         root / "stacks",
-        ignore=shutil.ignore_patterns("__pycache__", "*.py", "config"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.py", "config", "Pulumi.local.yaml"),
     )
     shutil.copytree(REPO / "templates", root / "templates")
+    localstack.ensure_stack_file(Project(root), "local")
     monkeypatch.setenv("INFRA_PROJECT_DIR", str(root))
     for var in (
         "PULUMI_BACKEND_URL",
         "PULUMI_CONFIG_PASSPHRASE",
         "PULUMI_CONFIG_PASSPHRASE_FILE",
         "CI",
+        "INFRA_PROG",
     ):
         monkeypatch.delenv(var, raising=False)
     yield root

@@ -21,7 +21,7 @@ def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
 
 def test_version(runner: CliRunner) -> None:
     code, out, _ = invoke(runner, "--version")
-    assert code == 0 and out.startswith("infra 0.1.0 (pulumi SDK 3.272.0)")
+    assert code == 0 and out.startswith("infra 0.1.0 (pulumi SDK 3.272.0; ")
 
 
 def test_validate_local(runner: CliRunner, project: Path) -> None:

@@ -22,7 +22,9 @@ def test_host_endpoint_follows_the_address_map() -> None:
 def test_unreachable_cluster_is_not_ok() -> None:
     port = free_port()
     outputs = {
-        "components": ["redis"], "redisMode": "cluster", "redisPassword": "x" * 20,
+        "components": ["redis"],
+        "redisMode": "cluster",
+        "redisPassword": "x" * 20,
         "redisNodes": [{"name": "n0", "ip": "172.28.0.10", "port": 6379}],
         "redisHostAddressMap": {"172.28.0.10:6379": f"127.0.0.1:{port}"},
     }
@@ -34,8 +36,10 @@ def test_unreachable_cluster_is_not_ok() -> None:
 
 def test_unreachable_mongo_is_not_ok() -> None:
     port = free_port()
-    outputs = {"components": ["mongo"],
-               "mongoHostDirectUrl": f"mongodb://127.0.0.1:{port}/?directConnection=true"}
+    outputs = {
+        "components": ["mongo"],
+        "mongoHostDirectUrl": f"mongodb://127.0.0.1:{port}/?directConnection=true",
+    }
     [check] = health.status(outputs)
     assert check.component == "mongo" and not check.ok
     assert check.summary.startswith("unreachable")

@@ -51,30 +51,63 @@ CACHE_RULES = [
         },
         "serveStale": True,
     },
-    {"name": "bypass-api", "expression": 'starts_with(http.request.uri.path, "/api/")',
-     "cache": False},
+    {
+        "name": "bypass-api",
+        "expression": 'starts_with(http.request.uri.path, "/api/")',
+        "cache": False,
+    },
     {"name": "default-ttl", "expression": 'http.host eq "example.com"'},
 ]
 CUSTOM_RULES = [
-    {"name": "skip-monitoring", "action": "skip", "expression": "ip.src in {198.51.100.7}",
-     "skip": {"remainingCustomRules": True, "phases": ["http_ratelimit"],
-              "products": ["waf", "bic"]}},
-    {"name": "block-probes", "action": "block",
-     "expression": 'http.request.uri.path contains "/wp-login.php"', "description": "probes"},
-    {"name": "challenge-admin", "action": "managed_challenge", "enabled": False,
-     "expression": 'starts_with(http.request.uri.path, "/admin")'},
+    {
+        "name": "skip-monitoring",
+        "action": "skip",
+        "expression": "ip.src in {198.51.100.7}",
+        "skip": {
+            "remainingCustomRules": True,
+            "phases": ["http_ratelimit"],
+            "products": ["waf", "bic"],
+        },
+    },
+    {
+        "name": "block-probes",
+        "action": "block",
+        "expression": 'http.request.uri.path contains "/wp-login.php"',
+        "description": "probes",
+    },
+    {
+        "name": "challenge-admin",
+        "action": "managed_challenge",
+        "enabled": False,
+        "expression": 'starts_with(http.request.uri.path, "/admin")',
+    },
 ]
 MANAGED_RULES = [
     {"name": "cloudflare-managed", "ruleset": "cloudflare"},
-    {"name": "owasp", "ruleset": "owasp", "paranoiaLevel": 2, "sensitivity": "high",
-     "action": "managed_challenge"},
+    {
+        "name": "owasp",
+        "ruleset": "owasp",
+        "paranoiaLevel": 2,
+        "sensitivity": "high",
+        "action": "managed_challenge",
+    },
 ]
 RATE_RULES = [
-    {"name": "login", "expression": 'http.request.uri.path eq "/login"', "requestsPerPeriod": 5,
-     "period": 60, "mitigationTimeout": 600, "characteristics": ["ip.src"]},
-    {"name": "api", "expression": 'starts_with(http.request.uri.path, "/api/")',
-     "requestsPerPeriod": 100, "action": "log",
-     "countingExpression": "http.response.code eq 429"},
+    {
+        "name": "login",
+        "expression": 'http.request.uri.path eq "/login"',
+        "requestsPerPeriod": 5,
+        "period": 60,
+        "mitigationTimeout": 600,
+        "characteristics": ["ip.src"],
+    },
+    {
+        "name": "api",
+        "expression": 'starts_with(http.request.uri.path, "/api/")',
+        "requestsPerPeriod": 100,
+        "action": "log",
+        "countingExpression": "http.response.code eq 429",
+    },
 ]
 DDOS_RULES = [{"name": "http-ddos", "sensitivity": "low", "action": "managed_challenge"}]
 
@@ -98,6 +131,7 @@ RECORDS: list[dict[str, Any]] = [
 def edge_config(**overrides: Any) -> dict[str, Any]:
     return {
         "enabled": True,
+        "plan": "enterprise",
         "zone": "example.com",
         "zoneId": ZONE_ID,
         "records": copy.deepcopy(RECORDS),
@@ -107,8 +141,11 @@ def edge_config(**overrides: Any) -> dict[str, Any]:
 
 
 def run(edge: dict[str, Any], redis: bool = False) -> Capture:
-    return run_program("unit", {"edge": edge, "redis": {"enabled": redis}},
-                       {"redisPassword": "test-password-0123456789"} if redis else None)
+    return run_program(
+        "unit",
+        {"edge": edge, "redis": {"enabled": redis}},
+        {"redisPassword": "test-password-0123456789"} if redis else None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +177,9 @@ def _element(annotation: Any) -> Any:
 def _required(cls: type) -> set[str]:
     names = pulumi_types.input_type_py_to_pulumi_names(cls)
     params = inspect.signature(cls.__init__).parameters.values()  # type: ignore[misc]
-    return {names[p.name] for p in params
-            if p.default is inspect.Parameter.empty and p.name in names}
+    return {
+        names[p.name] for p in params if p.default is inspect.Parameter.empty and p.name in names
+    }
 
 
 def assert_shape(value: Any, cls: type, path: str) -> None:
@@ -169,8 +207,11 @@ def assert_shape(value: Any, cls: type, path: str) -> None:
 
 
 def test_every_resource_matches_pulumi_cloudflare_input_types(capture: Capture) -> None:
-    args = {RECORD: cloudflare.DnsRecordArgs, RULESET: cloudflare.RulesetArgs,
-            SETTING: cloudflare.ZoneSettingArgs}
+    args = {
+        RECORD: cloudflare.DnsRecordArgs,
+        RULESET: cloudflare.RulesetArgs,
+        SETTING: cloudflare.ZoneSettingArgs,
+    }
     cloudflare_resources = [r for r in capture.resources if r.type.startswith("cloudflare:")]
     assert {r.type for r in cloudflare_resources} == set(args)
     for res in cloudflare_resources:
@@ -179,13 +220,19 @@ def test_every_resource_matches_pulumi_cloudflare_input_types(capture: Capture) 
 
 def test_shape_check_catches_snake_case_and_unknown_inputs() -> None:
     with pytest.raises(AssertionError, match="not inputs of RulesetRuleArgs"):
-        assert_shape({"action": "block", "expression": "ssl", "action_parameters": {}},
-                     cloudflare.RulesetRuleArgs, "rule")
+        assert_shape(
+            {"action": "block", "expression": "ssl", "action_parameters": {}},
+            cloudflare.RulesetRuleArgs,
+            "rule",
+        )
     with pytest.raises(AssertionError, match="required inputs"):
         assert_shape({"action": "block"}, cloudflare.RulesetRuleArgs, "rule")
     with pytest.raises(AssertionError, match="not inputs of RulesetRuleRatelimitArgs"):
-        assert_shape({"characteristics": [], "period": 10, "requestsPerMinute": 1},
-                     cloudflare.RulesetRuleRatelimitArgs, "ratelimit")
+        assert_shape(
+            {"characteristics": [], "period": 10, "requestsPerMinute": 1},
+            cloudflare.RulesetRuleRatelimitArgs,
+            "ratelimit",
+        )
 
 
 # ------------------------------------------------------------- component tree
@@ -225,19 +272,53 @@ def test_records_use_dns_record_with_full_names(capture: Capture) -> None:
     assert not capture.of_type("cloudflare:index/record:Record")  # the deprecated resource
     specs = {r.name: r.spec for r in capture.of_type(RECORD)}
     assert specs == {
-        "edge-dns-a-apex": {"zoneId": ZONE_ID, "name": "example.com", "type": "A",
-                            "content": "203.0.113.10", "ttl": 1, "proxied": True,
-                            "comment": "origin"},
-        "edge-dns-aaaa-apex": {"zoneId": ZONE_ID, "name": "example.com", "type": "AAAA",
-                               "content": "2001:db8::10", "ttl": 1, "proxied": True},
-        "edge-dns-cname-www": {"zoneId": ZONE_ID, "name": "www.example.com", "type": "CNAME",
-                               "content": "example.com", "ttl": 1, "proxied": True},
-        "edge-dns-mx-apex": {"zoneId": ZONE_ID, "name": "example.com", "type": "MX",
-                             "content": "mail.example.com", "ttl": 3600, "priority": 10},
-        "edge-dns-txt-apex": {"zoneId": ZONE_ID, "name": "example.com", "type": "TXT",
-                              "content": "v=spf1 mx -all", "ttl": 3600},
-        "edge-dns-caa-apex": {"zoneId": ZONE_ID, "name": "example.com", "type": "CAA", "ttl": 1,
-                              "data": {"flags": 0, "tag": "issue", "value": "letsencrypt.org"}},
+        "edge-dns-a-apex": {
+            "zoneId": ZONE_ID,
+            "name": "example.com",
+            "type": "A",
+            "content": "203.0.113.10",
+            "ttl": 1,
+            "proxied": True,
+            "comment": "origin",
+        },
+        "edge-dns-aaaa-apex": {
+            "zoneId": ZONE_ID,
+            "name": "example.com",
+            "type": "AAAA",
+            "content": "2001:db8::10",
+            "ttl": 1,
+            "proxied": True,
+        },
+        "edge-dns-cname-www": {
+            "zoneId": ZONE_ID,
+            "name": "www.example.com",
+            "type": "CNAME",
+            "content": "example.com",
+            "ttl": 1,
+            "proxied": True,
+        },
+        "edge-dns-mx-apex": {
+            "zoneId": ZONE_ID,
+            "name": "example.com",
+            "type": "MX",
+            "content": "mail.example.com",
+            "ttl": 3600,
+            "priority": 10,
+        },
+        "edge-dns-txt-apex": {
+            "zoneId": ZONE_ID,
+            "name": "example.com",
+            "type": "TXT",
+            "content": '"v=spf1 mx -all"',
+            "ttl": 3600,
+        },
+        "edge-dns-caa-apex": {
+            "zoneId": ZONE_ID,
+            "name": "example.com",
+            "type": "CAA",
+            "ttl": 1,
+            "data": {"flags": 0, "tag": "issue", "value": "letsencrypt.org"},
+        },
     }
 
 
@@ -253,8 +334,13 @@ def test_records_and_rulesets_delete_before_replace(capture: Capture) -> None:
 def test_zone_settings_with_secure_defaults(capture: Capture) -> None:
     specs = {r.spec["settingId"]: r.spec for r in capture.of_type(SETTING)}
     assert {k: v["value"] for k, v in specs.items()} == {
-        "ssl": "strict", "min_tls_version": "1.2", "always_use_https": "on",
-        "automatic_https_rewrites": "on", "http3": "on", "polish": "lossless", "webp": "on",
+        "ssl": "strict",
+        "min_tls_version": "1.2",
+        "always_use_https": "on",
+        "automatic_https_rewrites": "on",
+        "http3": "on",
+        "polish": "lossless",
+        "webp": "on",
     }
     assert all(s["zoneId"] == ZONE_ID for s in specs.values())
     assert {r.name for r in capture.of_type(SETTING)} == {f"edge-setting-{k}" for k in specs}
@@ -275,8 +361,9 @@ def test_exactly_one_zone_ruleset_per_phase(capture: Capture) -> None:
     phases = [s["phase"] for s in specs]
     assert sorted(phases) == sorted(rs["phase"] for rs in RULESETS)
     assert len(set(phases)) == len(phases)
-    assert all(s["kind"] == "zone" and s["zoneId"] == ZONE_ID and s["name"] == "default"
-               for s in specs)
+    assert all(
+        s["kind"] == "zone" and s["zoneId"] == ZONE_ID and s["name"] == "default" for s in specs
+    )
     assert {r.name for r in capture.of_type(RULESET)} == {f"edge-ruleset-{p}" for p in phases}
 
 
@@ -326,17 +413,24 @@ def test_custom_firewall_rules(capture: Capture) -> None:
     rules = rules_by_ref(spec)
     assert rules["skip-monitoring"]["action"] == "skip"
     assert rules["skip-monitoring"]["actionParameters"] == {
-        "ruleset": "current", "phases": ["http_ratelimit"], "products": ["bic", "waf"],
+        "ruleset": "current",
+        "phases": ["http_ratelimit"],
+        "products": ["bic", "waf"],
     }
     assert rules["skip-monitoring"]["logging"] == {"enabled": True}
     assert rules["block-probes"] == {
-        "ref": "block-probes", "description": "probes", "action": "block", "enabled": True,
+        "ref": "block-probes",
+        "description": "probes",
+        "action": "block",
+        "enabled": True,
         "expression": 'http.request.uri.path contains "/wp-login.php"',
     }
     assert rules["challenge-admin"]["action"] == "managed_challenge"
     assert rules["challenge-admin"]["enabled"] is False
     assert [r["ref"] for r in spec["rules"]] == [
-        "skip-monitoring", "block-probes", "challenge-admin"
+        "skip-monitoring",
+        "block-probes",
+        "challenge-admin",
     ]
 
 
@@ -352,8 +446,9 @@ def test_managed_rulesets_and_owasp_overrides(capture: Capture) -> None:
                 {"category": "paranoia-level-3", "enabled": False},
                 {"category": "paranoia-level-4", "enabled": False},
             ],
-            "rules": [{"id": OWASP_SCORE_RULE, "scoreThreshold": 25,
-                       "action": "managed_challenge"}],
+            "rules": [
+                {"id": OWASP_SCORE_RULE, "scoreThreshold": 25, "action": "managed_challenge"}
+            ],
         },
     }
 
@@ -494,8 +589,11 @@ def test_import_ids_are_passed_through(import_ids: dict[str, str | None]) -> Non
     run(cfg)
     assert import_ids["edge-dns-cname-www"] == f"{ZONE_ID}/{RECORD_ID}"
     assert import_ids["edge-ruleset-http_ratelimit"] == f"zones/{ZONE_ID}/{RULESET_ID}"
-    others = {k: v for k, v in import_ids.items()
-              if k not in ("edge-dns-cname-www", "edge-ruleset-http_ratelimit")}
+    others = {
+        k: v
+        for k, v in import_ids.items()
+        if k not in ("edge-dns-cname-www", "edge-ruleset-http_ratelimit")
+    }
     assert others and not any(others.values())
 
 
@@ -519,8 +617,10 @@ def zone_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, dict
 def test_zone_looked_up_by_name_and_account(zone_calls: list[Any]) -> None:
     out = run(edge_config(zoneId=None, accountId=ACCOUNT_ID))
     assert zone_calls == [
-        ("cloudflare:index/getZones:getZones",
-         {"name": "example.com", "account": {"id": ACCOUNT_ID}, "match": "all"})
+        (
+            "cloudflare:index/getZones:getZones",
+            {"name": "example.com", "account": {"id": ACCOUNT_ID}, "match": "all"},
+        )
     ]
     looked_up = "1234567890abcdef1234567890abcdef"
     assert all(r.spec["zoneId"] == looked_up for r in out.resources if r.custom)
@@ -529,8 +629,11 @@ def test_zone_looked_up_by_name_and_account(zone_calls: list[Any]) -> None:
 
 def test_unknown_zone_fails_with_the_fix(zone_calls: list[Any]) -> None:
     with pytest.raises(pulumi.RunError, match=r"zone example\.org not found in account"):
-        run(edge_config(zone="example.org", zoneId=None, accountId=ACCOUNT_ID,
-                        records=[], rulesets=[]))
+        run(
+            edge_config(
+                zone="example.org", zoneId=None, accountId=ACCOUNT_ID, records=[], rulesets=[]
+            )
+        )
 
 
 # ---------------------------------------------------------------------- outputs

@@ -80,7 +80,7 @@ def test_member_runtime_settings(capture: Capture) -> None:
     assert capture.named("mongo-data-1").spec["name"] == "infra-unit-mongo-1-data"
     assert spec["healthcheck"]["tests"] == [
         "CMD-SHELL",
-        "mongosh --port 27018 --quiet --eval \"db.adminCommand('ping')\"",
+        "bash /usr/local/lib/infra/mongo-ping.sh 27018",
     ]
     assert "envs" not in spec  # no MONGO_INITDB_*: the image's first-start init never runs
     assert {"label": "infra.role", "value": "mongo-member"} in spec["labels"]
@@ -127,8 +127,14 @@ def test_keyfile_and_password_only_travel_as_secrets(capture: Capture) -> None:
         rest = {k: v for k, v in res.inputs.items() if k != "uploads"}
         assert PASSWORD not in repr(rest) and KEY not in repr(rest), res.name
     upload = capture.named("mongo-member-0").spec["uploads"]
-    assert upload == [
-        {"file": "/run/secrets/mongo-keyfile", "content": KEY + "\n", "permissions": "0400"}
+    assert upload[0] == {
+        "file": "/run/secrets/mongo-keyfile",
+        "content": KEY + "\n",
+        "permissions": "0400",
+    }
+    assert [u["file"] for u in upload] == [
+        "/run/secrets/mongo-keyfile",
+        "/usr/local/lib/infra/mongo-ping.sh",
     ]
 
 
@@ -223,10 +229,10 @@ def test_arbiter_hidden_member_and_options_follow_config(monkeypatch: pytest.Mon
     )
     arbiter = capture.named("mongo-arbiter").spec
     assert arbiter["name"] == "infra-unit-mongo-arbiter"
-    assert arbiter["networksAdvanced"][0]["ipv4Address"] == "172.28.0.104"
+    assert arbiter["networksAdvanced"][0]["ipv4Address"] == "172.28.0.160"
     assert arbiter["memory"] == 512
     assert {"label": "infra.role", "value": "mongo-arbiter"} in arbiter["labels"]
-    assert "--port 28004 --wiredTigerCacheSizeGB 0.25" in member_script(
+    assert "--port 28050 --wiredTigerCacheSizeGB 0.25" in member_script(
         capture.named("mongo-arbiter")
     )
     assert capture.named("mongo-data-arbiter").spec["name"] == "infra-unit-mongo-arbiter-data"
@@ -272,8 +278,40 @@ def test_missing_secret_is_a_clear_error(missing: str) -> None:
         run_program("unit", {**NO_REDIS, "mongo": {"enabled": True}}, secrets)
 
 
+def test_arbiter_never_takes_the_address_or_port_of_a_data_member() -> None:
+    """3 members -> 2 + arbiter: Pulumi creates the arbiter before it deletes
+    member 2, so the arbiter must not reuse member 2's address or host port."""
+    three = program(members=3)
+    psa = program(members=2, arbiter=True)
+    member2 = three.named("mongo-member-2").spec
+    arbiter = psa.named("mongo-arbiter").spec
+    ip = arbiter["networksAdvanced"][0]["ipv4Address"]
+    assert ip != member2["networksAdvanced"][0]["ipv4Address"]
+    assert arbiter["ports"][0]["external"] != member2["ports"][0]["external"]
+    five_psa = program(members=4, arbiter=True)
+    assert five_psa.named("mongo-arbiter").spec["networksAdvanced"][0]["ipv4Address"] == ip
+    assert five_psa.named("mongo-arbiter").spec["ports"] == arbiter["ports"]
+    assert arbiter["ports"][0]["external"] == 27017 + mrs.ARBITER_PORT_OFFSET
+
+
+def test_arbiter_port_offset_matches_the_config_check() -> None:
+    from stacks.config import mongo as mongo_config
+
+    assert mrs.ARBITER_PORT_OFFSET == mongo_config.ARBITER_PORT_OFFSET
+
+
+def test_keyfile_check_is_exactly_mongods_rule() -> None:
+    """6-1024 base64-alphabet characters, whitespace ignored, padding optional."""
+    assert mrs.check_key_file("abcdefg") == "abcdefg\n"  # 7 characters: no valid padding
+    assert mrs.check_key_file("abc+/=xyz") == "abc+/=xyz\n"
+    with pytest.raises(ValueError, match="6-1024"):
+        mrs.check_key_file("abcde")
+    with pytest.raises(ValueError, match="only hold base64 characters"):
+        mrs.check_key_file("abc-def_ghi")
+
+
 def test_a_keyfile_mongod_would_refuse_fails_the_run() -> None:
-    with pytest.raises(Exception, match="must be base64"):
+    with pytest.raises(Exception, match="only hold base64 characters"):
         run_program(
             "unit",
             {**NO_REDIS, "mongo": {"enabled": True}},

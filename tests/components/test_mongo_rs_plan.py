@@ -186,14 +186,43 @@ def test_an_uncommitted_previous_reconfig_is_waited_for() -> None:
     assert step["action"] == "wait" and "not committed" in step["reason"]
 
 
-def test_members_that_do_not_answer_or_refuse_are_waited_for() -> None:
+def test_initiating_waits_for_every_member() -> None:
+    """replSetInitiate's quorum check needs every proposed member to answer."""
     spec = desired()
-    obs = observed(spec, fixture("config-3"), fixture("status-3"))
+    obs = observed(spec, None, None)
     del obs["configs"][host(2)]
-    assert js("plan", spec, obs)["reason"] == f"no answer yet from {host(2)}"
+    step = js("plan", spec, obs)
+    assert step["action"] == "wait"
+    assert step["reason"] == f"no answer yet from {host(2)} (initiating needs every member)"
     obs["configs"][host(2)] = fixture("unauthorized")
     step = js("plan", spec, obs)
     assert step["action"] == "wait" and "requires authentication" in step["reason"]
+
+
+def test_once_initiated_a_member_that_does_not_answer_is_not_waited_for() -> None:
+    spec = desired()
+    obs = observed(spec, fixture("config-3"), fixture("status-3"))
+    del obs["configs"][host(2)]
+    assert js("plan", spec, obs)["action"] == "none"
+    obs["configs"][host(2)] = fixture("unauthorized")
+    assert js("plan", spec, obs)["action"] == "none"
+
+
+@pytest.mark.parametrize(
+    "m0",
+    [
+        MemberRole(priority=0.0, hidden=True),
+        MemberRole(priority=0.0, votes=0),
+        MemberRole(priority=0.0),
+    ],
+)
+def test_replset_initiate_runs_on_an_electable_member(m0: MemberRole) -> None:
+    """MongoDB refuses replSetInitiate on a member that could not become
+    primary (NodeNotElectable): member 0 is not always that member."""
+    spec = desired(count=3 if m0.votes else 4, m0=m0)
+    step = js("plan", spec, observed(spec, None, None))
+    assert step["action"] == "initiate"
+    assert step["on"] == host(1)
 
 
 def test_one_new_member_that_reports_not_initialized_is_added_not_initiated() -> None:
@@ -239,19 +268,65 @@ def converge_config(spec: dict[str, Any], config: dict[str, Any]) -> dict[str, A
     return steps[-1]["config"]
 
 
-def test_removing_the_primary_demotes_it_steps_it_down_then_removes_it() -> None:
+def test_removing_the_primary_steps_it_down_then_the_next_primary_removes_it() -> None:
+    """The primary never receives a config that makes itself unelectable."""
     five = {**fixture("config-3"), "config": converge_config(desired(count=5), fixture("config-3"))}
     # Keep members 1-4 only: member 0 (the primary) goes away.
     spec = desired(count=5)
     spec["members"] = spec["members"][1:]
     steps = converge(spec, five, host(0))
-    assert [s["action"] for s in steps] == ["reconfig", "stepDown", "reconfig"]
-    assert steps[0]["changes"] == [
-        f"{host(0)}: priority -> 0 so that it steps down before its removal"
+    assert [s["action"] for s in steps] == ["stepDown", "reconfig"]
+    assert steps[0]["on"] == host(0)
+    assert steps[0]["command"] == {"replSetStepDown": 60, "secondaryCatchUpPeriodSecs": 15}
+    assert steps[1]["on"] == host(1)
+    assert [m["host"] for m in steps[1]["config"]["members"]] == [host(i) for i in range(1, 5)]
+
+
+@pytest.mark.parametrize(
+    "m0",
+    [
+        MemberRole(priority=0.0, hidden=True),
+        MemberRole(priority=0.0),
+        MemberRole(priority=0.0, votes=0),
+        MemberRole(priority=0.0, votes=0, hidden=True, secondary_delay_secs=3600),
+    ],
+)
+def test_making_the_primary_unelectable_steps_it_down_first(m0: MemberRole) -> None:
+    spec = desired(count=3 if m0.votes else 4, m0=m0)
+    start = fixture("config-3")
+    if not m0.votes:  # keep an odd number of voters: a fourth, voting member
+        start = {**start, "config": converge_config(desired(count=4), start)}
+        spec["members"][3]["votes"] = 1
+        spec["members"][3]["priority"] = 1
+        spec["members"][2]["votes"], spec["members"][2]["priority"] = 1, 1
+    steps = converge(spec, start, host(0))
+    assert steps[0]["action"] == "stepDown" and steps[0]["on"] == host(0)
+    assert all(s["on"] != host(0) for s in steps if s["action"] == "reconfig")
+
+
+def test_other_changes_run_on_the_primary_before_it_steps_down() -> None:
+    """If no other member can take over yet, first make one electable."""
+    config = copy.deepcopy(fixture("config-3"))
+    for m in config["config"]["members"][1:]:
+        m["priority"] = 0
+    spec = desired(m0=MemberRole(priority=0.0), m1=MemberRole(priority=1.0))
+    steps = converge(spec, config, host(0))
+    assert [(s["action"], s["on"]) for s in steps] == [
+        ("reconfig", host(0)),
+        ("stepDown", host(0)),
+        ("reconfig", host(1)),
     ]
-    assert steps[1]["on"] == host(0)
-    assert steps[2]["on"] == host(1)
-    assert [m["host"] for m in steps[2]["config"]["members"]] == [host(i) for i in range(1, 5)]
+    assert steps[0]["changes"] == [f"{host(1)}: priority 0 -> 1", f"{host(2)}: priority 0 -> 1"]
+
+
+def test_a_primary_with_no_heir_waits_instead_of_reconfiguring_itself() -> None:
+    spec = desired(m0=MemberRole(priority=0.0))
+    config = copy.deepcopy(fixture("config-3"))
+    for m in config["config"]["members"][1:]:
+        m["priority"] = 0
+    spec["members"][1]["priority"] = spec["members"][2]["priority"] = 0
+    step = js("plan", spec, observed(spec, config, fixture("status-3")))
+    assert step["action"] == "wait" and "no other electable member" in step["reason"]
 
 
 def test_a_priority_change_is_one_reconfig_that_keeps_everything_else() -> None:
@@ -314,7 +389,7 @@ def test_newly_added_marker_from_the_server_is_never_sent_back() -> None:
 def test_psa_set_with_its_arbiter_is_steady() -> None:
     spec = desired(count=2, arbiter=True)
     assert spec["members"][2] == {
-        "host": "infra-test-mongo-arbiter:27019",
+        "host": "infra-test-mongo-arbiter:27067",
         "priority": 0,
         "votes": 1,
         "hidden": False,
@@ -331,7 +406,7 @@ def test_initiating_with_an_arbiter_marks_it_arbiter_only() -> None:
     assert step["on"] == host(0)
     assert step["config"]["members"][2] == {
         "_id": 2,
-        "host": "infra-test-mongo-arbiter:27019",
+        "host": "infra-test-mongo-arbiter:27067",
         "priority": 0,
         "votes": 1,
         "arbiterOnly": True,
@@ -344,14 +419,14 @@ def test_adding_an_arbiter_to_four_data_members_is_one_step() -> None:
     steps = converge(spec, four, host(0))
     assert len(steps) == 1
     arbiter = steps[0]["config"]["members"][-1]
-    assert arbiter["arbiterOnly"] is True and arbiter["host"] == "infra-test-mongo-arbiter:27021"
+    assert arbiter["arbiterOnly"] is True and arbiter["host"] == "infra-test-mongo-arbiter:27067"
 
 
 def test_dropping_the_arbiter_removes_it() -> None:
     spec = desired(count=2)
     step = js("plan", spec, observed(spec, fixture("config-psa"), fixture("status-psa")))
     assert step["changes"] == [
-        "remove infra-test-mongo-arbiter:27019 (priority 0, votes 1, arbiter)"
+        "remove infra-test-mongo-arbiter:27067 (priority 0, votes 1, arbiter)"
     ]
 
 
@@ -397,7 +472,8 @@ def test_default_read_and_write_concern_are_set_once() -> None:
             "setDefaultRWConcern": 1,
             "defaultWriteConcern": {"w": "majority"},
             "defaultReadConcern": {"level": "majority"},
-            "writeConcern": {"w": "majority"},
+            "writeConcern": {"w": "majority", "wtimeout": 30000},
+            "maxTimeMS": 30000,
         },
     }
     assert js("planRwConcern", fixture("rwconcern-global")) == {"action": "none"}
@@ -413,19 +489,55 @@ def test_root_user_is_created_when_missing_and_reset_when_its_password_differs()
     assert js("planRootUser", fixture("unauthorized"), False)["action"] == "wait"
 
 
+def test_root_user_commands_are_bounded() -> None:
+    for action, verb in (("create", "createUser"), ("update", "updateUser")):
+        assert js("rootUserCommand", action, "root", "pw") == {
+            verb: "root",
+            "pwd": "pw",
+            "roles": [{"role": "root", "db": "admin"}],
+            "writeConcern": {"w": "majority", "wtimeout": 30000},
+            "maxTimeMS": 30000,
+        }
+
+
 def test_health_reports_primary_and_replication_lag() -> None:
     health = js("health", fixture("status-3"))
     assert health == {
         "healthy": True,
         "primary": host(0),
         "unhealthy": [],
+        "writeMajority": {"needed": 2, "available": 3},
         "maxLagSecs": 0.75,
     }
     assert js("health", fixture("status-psa"))["healthy"] is True
-    down = js("health", fixture("status-member-down"))
-    assert down["healthy"] is False and down["primary"] == host(1)
-    assert down["unhealthy"] == [f"{host(0)} (not reachable/healthy)"]
     assert js("health", fixture("status-electing"))["healthy"] is False
+
+
+def test_one_member_down_leaves_the_set_ready_but_reports_it() -> None:
+    """Ready = a primary and a writable majority; the rest is reported."""
+    down = js("health", fixture("status-member-down"))
+    assert down["healthy"] is True and down["primary"] == host(1)
+    assert down["unhealthy"] == [f"{host(0)} (not reachable/healthy)"]
+    assert down["writeMajority"] == {"needed": 2, "available": 2}
+
+
+def test_a_member_in_initial_sync_does_not_make_the_set_unready() -> None:
+    status = copy.deepcopy(fixture("status-3"))
+    status["members"][2]["stateStr"] = "STARTUP2"
+    health = js("health", status, fixture("config-3")["config"])
+    assert health["healthy"] is True
+    assert health["unhealthy"] == [f"{host(2)} STARTUP2"]
+
+
+def test_psa_with_its_secondary_down_is_not_ready() -> None:
+    """In PSA a majority write needs both data-bearing members: the arbiter
+    acknowledges nothing."""
+    status = copy.deepcopy(fixture("status-psa"))
+    secondary = next(m for m in status["members"] if m["stateStr"] == "SECONDARY")
+    secondary.update(health=0, stateStr="(not reachable/healthy)")
+    health = js("health", status, fixture("config-psa")["config"])
+    assert health["healthy"] is False
+    assert health["writeMajority"] == {"needed": 2, "available": 1}
 
 
 @pytest.mark.parametrize("script", ["mongo-rs-plan.js", "mongo-rs-init.js"])
@@ -460,6 +572,7 @@ def run_init(
     servers: dict[str, Any],
     unreachable: tuple[str, ...] = (),
     key: str = SIM_KEY,
+    initial_sync_polls: int = 0,
 ) -> dict[str, Any]:
     assert NODE
     env = {
@@ -480,6 +593,7 @@ def run_init(
                 "files": {KEYFILE: key + "\n", ROOT_PASSWORD_FILE: SIM_PASSWORD},
                 "servers": servers,
                 "unreachable": list(unreachable),
+                "initialSyncPolls": initial_sync_polls,
             }
         ),
         capture_output=True,
@@ -519,6 +633,8 @@ def test_init_script_initiates_sets_concerns_creates_root_then_reports_healthy(
         "createUser": "root",
         "pwd": SIM_PASSWORD,
         "roles": [{"role": "root", "db": "admin"}],
+        "writeConcern": {"w": "majority", "wtimeout": 30000},
+        "maxTimeMS": 30000,
     }
     assert [m["host"] for m in final_config(initiated)["members"]] == [host(i) for i in range(3)]
     assert initiated["healthFile"]["healthy"] is True
@@ -569,17 +685,86 @@ def test_init_script_moves_the_primary_away_before_removing_it(initiated: dict[s
     spec = desired(count=5)
     spec["members"] = spec["members"][1:]
     result = run_init(spec, five["servers"])
-    assert changes(result) == [("replSetReconfig", host(0)), ("replSetReconfig", host(1))]
+    assert changes(result) == [("replSetStepDown", host(0)), ("replSetReconfig", host(1))]
     assert [m["host"] for m in final_config(result)["members"]] == [host(i) for i in range(1, 5)]
     assert result["healthFile"]["primary"] == host(1)
 
 
-def test_init_script_gives_up_on_a_member_that_never_answers() -> None:
+def test_init_script_gives_up_initiating_when_a_member_never_answers() -> None:
     spec = desired()
     result = run_init(spec, fresh(spec), unreachable=(host(2),))
     assert result["exitCode"] == 1
-    assert any(f"FAILED: {host(2)} did not answer" in line for line in result["printed"])
+    assert any(
+        line.startswith("mongo-rs-init: FAILED: the replica set did not converge")
+        and f"no answer yet from {host(2)}" in line
+        for line in result["printed"]
+    )
     assert changes(result) == []
+
+
+def test_init_script_initiates_on_an_electable_member() -> None:
+    """The fake refuses replSetInitiate on an unelectable node (NodeNotElectable)."""
+    spec = desired(m0=MemberRole(priority=0.0, hidden=True))
+    result = run_init(spec, fresh(spec))
+    assert changes(result)[0] == ("replSetInitiate", host(1))
+    assert result["healthFile"]["healthy"] is True
+
+
+def test_init_script_steps_down_a_primary_before_hiding_it(initiated: dict[str, Any]) -> None:
+    """The fake refuses a reconfig that makes the receiving primary unelectable."""
+    spec = desired(m0=MemberRole(priority=0.0, hidden=True))
+    result = run_init(spec, initiated["servers"])
+    assert changes(result) == [("replSetStepDown", host(0)), ("replSetReconfig", host(1))]
+    member0 = final_config(result)["members"][0]
+    assert (member0["priority"], member0["hidden"]) == (0, True)
+    assert result["exitCode"] is None and result["healthFile"]["primary"] == host(1)
+
+
+def test_init_script_with_one_member_down_still_becomes_ready(initiated: dict[str, Any]) -> None:
+    result = run_init(desired(), initiated["servers"], unreachable=(host(2),))
+    assert result["exitCode"] is None
+    assert result["healthFile"]["healthy"] is True
+    assert result["healthFile"]["unhealthy"] == [f"{host(2)} (not reachable/healthy)"]
+
+
+def test_init_script_is_ready_while_a_new_member_runs_its_initial_sync(
+    initiated: dict[str, Any],
+) -> None:
+    """Initial sync (STARTUP2) can take hours: it must not hold up `up`."""
+    spec = desired(count=4, m3=MemberRole(priority=0.0, votes=0))
+    servers = {**fresh(spec), **initiated["servers"]}
+    result = run_init(spec, servers, initial_sync_polls=100_000)
+    assert changes(result) == [("replSetReconfig", host(0))]
+    assert result["healthFile"]["healthy"] is True
+    assert result["healthFile"]["unhealthy"] == [f"{host(3)} STARTUP2"]
+
+
+def test_init_script_never_blocks_on_a_majority_write_without_a_majority() -> None:
+    """PSA with the secondary down: a majority write cannot be acknowledged.
+    Unbounded, updateUser would wait forever (the fake reports `hung`)."""
+    spec = desired(count=2, arbiter=True)
+    psa = run_init(spec, fresh(spec))
+    servers = json.loads(json.dumps(psa["servers"]))
+    for server in servers.values():
+        server["users"]["admin"]["root"]["pwd"] = "an-older-password"
+    result = run_init(spec, servers, unreachable=(host(1),))
+    assert result["hung"] is None
+    update = [c for c in result["commands"] if c["name"] == "updateUser"]
+    assert update and all(c["cmd"]["maxTimeMS"] == 30000 for c in update)
+    assert result["exitCode"] == 1
+    assert result["healthFile"] is None
+
+
+def test_init_script_uses_the_cluster_key_only_to_bootstrap(initiated: dict[str, Any]) -> None:
+    """__system only until the root user exists; then the key is dropped."""
+    users = [c["user"] for c in initiated["commands"]]
+    created = next(i for i, c in enumerate(initiated["commands"]) if c["name"] == "createUser")
+    assert set(users[: created + 1]) <= {"__system", "root"}
+    assert set(users[created + 1 :]) == {"root"}
+    assert KEYFILE not in initiated["files"]
+    again = run_init(desired(), initiated["servers"])
+    assert {c["user"] for c in again["commands"]} == {"root"}
+    assert KEYFILE not in again["files"]
 
 
 def test_init_script_with_the_wrong_keyfile_changes_nothing_and_fails() -> None:

@@ -140,9 +140,10 @@ def test_primary_and_replica_configs(capture: Capture) -> None:
     assert [line for line in replica if line.startswith("replicaof")] == [
         "replicaof 172.28.0.16 6379"
     ]
-    assert upload(capture.named("redis-node-1-1"), redis_sentinel.NODE_TEMPLATE)[
-        "permissions"
-    ] == "0600"
+    assert (
+        upload(capture.named("redis-node-1-1"), redis_sentinel.NODE_TEMPLATE)["permissions"]
+        == "0600"
+    )
 
 
 def test_sentinel_config_with_the_default_timings(capture: Capture) -> None:
@@ -200,8 +201,10 @@ def test_outputs_for_host_and_network_clients(capture: Capture) -> None:
     }
     remap, _ = capture.outputs["redisHostAddressMap"]
     assert remap == {
-        **{f"{ip}:6379": f"127.0.0.1:{port}" for ip, port in
-           zip(NODE_IPS, [7000, 7001, 7006, 7007, 7012, 7013], strict=True)},
+        **{
+            f"{ip}:6379": f"127.0.0.1:{port}"
+            for ip, port in zip(NODE_IPS, [7000, 7001, 7006, 7007, 7012, 7013], strict=True)
+        },
         **{f"{ip}:26379": f"127.0.0.1:{26379 + j}" for j, ip in enumerate(SENTINEL_IPS)},
     }
 
@@ -209,8 +212,17 @@ def test_outputs_for_host_and_network_clients(capture: Capture) -> None:
 def test_classic_one_primary_two_replicas_five_sentinels() -> None:
     capture = run_program(
         "unit",
-        {"redis": {"mode": "sentinel", "shards": 1, "replicas": 2, "sentinels": 5,
-                   "downAfterMs": 1500, "failoverTimeoutMs": 10000, "parallelSyncs": 2}},
+        {
+            "redis": {
+                "mode": "sentinel",
+                "shards": 1,
+                "replicas": 2,
+                "sentinels": 5,
+                "downAfterMs": 1500,
+                "failoverTimeoutMs": 10000,
+                "parallelSyncs": 2,
+            }
+        },
         {"redisPassword": PASSWORD},
     )
     assert [r.spec["name"] for r in nodes(capture)] == [f"infra-unit-redis-0-{k}" for k in range(3)]
@@ -230,11 +242,13 @@ def test_classic_one_primary_two_replicas_five_sentinels() -> None:
 def test_adding_a_replica_moves_no_existing_node() -> None:
     def layout(replicas: int) -> dict[str, str]:
         capture = run_program(
-            "unit", {"redis": {"mode": "sentinel", "replicas": replicas}},
+            "unit",
+            {"redis": {"mode": "sentinel", "replicas": replicas}},
             {"redisPassword": PASSWORD},
         )
-        return {r.spec["name"]: r.spec["networksAdvanced"][0]["ipv4Address"]
-                for r in nodes(capture)}
+        return {
+            r.spec["name"]: r.spec["networksAdvanced"][0]["ipv4Address"] for r in nodes(capture)
+        }
 
     one, two = layout(1), layout(2)
     assert {name: two[name] for name in one} == one
@@ -263,15 +277,21 @@ SHELLS = [["sh"]] + ([["busybox", "sh"]] if shutil.which("busybox") else [])
 SCRIPT = redis_sentinel.dc.script_text(redis_sentinel.SCRIPT_NAME)
 
 
-def run_script(shell: list[str], tmp_path: Path, command: str, template: str,
-               conf: str | None) -> str:
+def run_script(
+    shell: list[str], tmp_path: Path, command: str, template: str, conf: str | None
+) -> str:
     (tmp_path / "ha.sh").write_text(SCRIPT)
     (tmp_path / "tpl").write_text(template)
     if conf is not None:
         (tmp_path / "conf").write_text(conf)
     env = {**os.environ, "TEMPLATE": str(tmp_path / "tpl"), "CONF": str(tmp_path / "conf")}
-    out = subprocess.run([*shell, str(tmp_path / "ha.sh"), command], env=env, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [*shell, str(tmp_path / "ha.sh"), command],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout
 
 

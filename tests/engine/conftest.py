@@ -20,6 +20,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,8 +148,8 @@ class RefusingProxy:
     requests: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="session")
-def proxy() -> Iterator[RefusingProxy]:
+@contextmanager
+def refusing_proxy() -> Iterator[RefusingProxy]:
     seen: list[str] = []
 
     class Refuse(http.server.BaseHTTPRequestHandler):
@@ -169,6 +170,12 @@ def proxy() -> Iterator[RefusingProxy]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def proxy() -> Iterator[RefusingProxy]:
+    with refusing_proxy() as made:
+        yield made
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -246,7 +253,8 @@ def real_engine(tmp_path: Path, proxy: RefusingProxy) -> Engine:
     (made.project / "stacks").mkdir(parents=True)
     shutil.copy(REPO / "Pulumi.yaml", made.project)
     for stack_file in (REPO / "stacks").glob("Pulumi.*.yaml"):
-        shutil.copy(stack_file, made.project / "stacks")
+        if stack_file.name != "Pulumi.local.yaml":  # git-ignored; infra creates it from templates/
+            shutil.copy(stack_file, made.project / "stacks")
     shutil.copytree(REPO / "templates", made.project / "templates")
     main = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["main"]
     rewrite_pulumi_yaml(made.project / "Pulumi.yaml", main=REPO / main)

@@ -30,3 +30,8 @@ def redis_image(docker_client: docker.DockerClient) -> str:
         return dockerenv.require_image(docker_client)
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+# The engine tests' refusing proxy and tool check: integration tests drive `infra`
+# on the real engine too (tests/support/enginestack.py).
+from tests.engine.conftest import engine_tools, proxy  # noqa: E402, F401

@@ -27,7 +27,17 @@ ACCOUNT_ID = "fedcba9876543210fedcba9876543210"
 
 
 def edge(**overrides: Any) -> dict[str, Any]:
-    return {"edge": {"enabled": True, "zone": "example.com", "zoneId": ZONE_ID, **overrides}}
+    """An enabled edge on the Enterprise plan (every value some plan accepts);
+    plan limits have their own tests below."""
+    return {
+        "edge": {
+            "enabled": True,
+            "plan": "enterprise",
+            "zone": "example.com",
+            "zoneId": ZONE_ID,
+            **overrides,
+        }
+    }
 
 
 def problems(raw: dict[str, Any]) -> dict[str, str]:
@@ -45,8 +55,12 @@ def ruleset(phase: str, *rules: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def rate(**extra: Any) -> dict[str, Any]:
-    return {"name": "login", "expression": 'http.request.uri.path eq "/login"',
-            "requestsPerPeriod": 5, **extra}
+    return {
+        "name": "login",
+        "expression": 'http.request.uri.path eq "/login"',
+        "requestsPerPeriod": 5,
+        **extra,
+    }
 
 
 # ------------------------------------------------------------------ defaults
@@ -76,8 +90,15 @@ def test_secure_zone_settings_by_default() -> None:
 
 def test_settings_are_overridable_and_null_leaves_them_unmanaged() -> None:
     config = parse_config(
-        edge(settings={"ssl": "Full", "minTlsVersion": 1.3, "http3": False, "polish": None,
-                       "webp": None})
+        edge(
+            settings={
+                "ssl": "Full",
+                "minTlsVersion": 1.3,
+                "http3": False,
+                "polish": None,
+                "webp": None,
+            }
+        )
     )
     values = config.edge.settings.values()
     assert values["ssl"] == "full" and values["min_tls_version"] == "1.3"
@@ -96,7 +117,8 @@ def test_production_template_validates_with_a_complete_edge() -> None:
     assert sorted(r.phase for r in config.edge.rulesets) == sorted(PHASES)
 
 
-@pytest.mark.parametrize("path", ["templates/local.yaml", "stacks/Pulumi.local.yaml"])
+# stacks/Pulumi.local.yaml is git-ignored, created from templates/local.yaml on first use.
+@pytest.mark.parametrize("path", ["templates/local.yaml"])
 def test_local_stacks_have_the_edge_disabled(path: str) -> None:
     raw = read_stack_file(REPO / path)
     assert raw["edge"] == {"enabled": False}
@@ -122,16 +144,23 @@ def test_records_are_normalised_to_what_cloudflare_stores() -> None:
     )
     recs = {(r.type, r.name): r for r in config.edge.edge_records()}
     assert set(recs) == {
-        ("A", "example.com"), ("CNAME", "www.example.com"), ("AAAA", "v6.example.com"),
-        ("MX", "example.com"), ("CAA", "example.com"), ("TXT", "_dmarc.example.com"),
+        ("A", "example.com"),
+        ("CNAME", "www.example.com"),
+        ("AAAA", "v6.example.com"),
+        ("MX", "example.com"),
+        ("CAA", "example.com"),
+        ("TXT", "_dmarc.example.com"),
     }
     assert recs[("A", "example.com")].content == "203.0.113.10"
     assert recs[("CNAME", "www.example.com")].content == "example.com"
     assert recs[("AAAA", "v6.example.com")].content == "2001:db8::10"
     assert recs[("MX", "example.com")].content == "mail.example.com"
-    assert recs[("CAA", "example.com")].caa == {"flags": 0, "tag": "issue",
-                                                 "value": "letsencrypt.org"}
-    assert recs[("TXT", "_dmarc.example.com")].content == "v=DMARC1; p=reject"
+    assert recs[("CAA", "example.com")].caa == {
+        "flags": 0,
+        "tag": "issue",
+        "value": "letsencrypt.org",
+    }
+    assert recs[("TXT", "_dmarc.example.com")].content == '"v=DMARC1; p=reject"'
     # proxied is explicit for proxiable types (false by default), absent for the rest
     assert recs[("AAAA", "v6.example.com")].proxied is False
     assert recs[("MX", "example.com")].proxied is None
@@ -142,12 +171,17 @@ def test_records_are_normalised_to_what_cloudflare_stores() -> None:
     [
         ("0 issue letsencrypt.org", '0 issue "letsencrypt.org"', "letsencrypt.org"),
         ('0 ISSUEWILD "pki.goog"', '0 issuewild "pki.goog"', "pki.goog"),
-        ('0 issue "letsencrypt.org; validationmethods=dns-01"',
-         '0 issue "letsencrypt.org; validationmethods=dns-01"',
-         "letsencrypt.org; validationmethods=dns-01"),
+        (
+            '0 issue "letsencrypt.org; validationmethods=dns-01"',
+            '0 issue "letsencrypt.org; validationmethods=dns-01"',
+            "letsencrypt.org; validationmethods=dns-01",
+        ),
         ('0 issue ";"', '0 issue ";"', ";"),
-        ('128 iodef "mailto:sec@example.com"', '128 iodef "mailto:sec@example.com"',
-         "mailto:sec@example.com"),
+        (
+            '128 iodef "mailto:sec@example.com"',
+            '128 iodef "mailto:sec@example.com"',
+            "mailto:sec@example.com",
+        ),
     ],
 )
 def test_caa_values_in_zone_file_form(written: str, canonical: str, value: str) -> None:
@@ -157,8 +191,11 @@ def test_caa_values_in_zone_file_form(written: str, canonical: str, value: str) 
 
 
 def test_record_keys_follow_identity_not_position() -> None:
-    records = [record("www", "A", "192.0.2.1"), record("@", "A", "192.0.2.2"),
-               record("*", "CNAME", "example.com")]
+    records = [
+        record("www", "A", "192.0.2.1"),
+        record("@", "A", "192.0.2.2"),
+        record("*", "CNAME", "example.com"),
+    ]
     forward = parse_config(edge(records=records)).edge.edge_records()
     backward = parse_config(edge(records=records[::-1])).edge.edge_records()
     assert [r.key for r in forward] == ["a-www", "a-apex", "cname-wildcard"]
@@ -177,14 +214,23 @@ def test_rules_are_normalised() -> None:
     config = parse_config(
         edge(
             rulesets=[
-                ruleset("HTTP_RATELIMIT",
-                        rate(characteristics=["ip.src", "ip.src.asnum", "ip.src"],
-                             action="Managed_Challenge",
-                             expression='  (http.request.uri.path   eq "/login")\n')),
-                ruleset("http_request_firewall_custom",
-                        {"name": "s", "action": "skip", "expression": "ssl",
-                         "skip": {"products": ["waf", "bic", "waf"],
-                                  "phases": ["http_ratelimit"]}}),
+                ruleset(
+                    "HTTP_RATELIMIT",
+                    rate(
+                        characteristics=["ip.src", "ip.src.asnum", "ip.src"],
+                        action="Managed_Challenge",
+                        expression='  (http.request.uri.path   eq "/login")\n',
+                    ),
+                ),
+                ruleset(
+                    "http_request_firewall_custom",
+                    {
+                        "name": "s",
+                        "action": "skip",
+                        "expression": "ssl",
+                        "skip": {"products": ["waf", "bic", "waf"], "phases": ["http_ratelimit"]},
+                    },
+                ),
             ]
         )
     )
@@ -232,16 +278,21 @@ def test_zone_must_be_a_domain() -> None:
 
 def test_import_needs_the_literal_zone_id() -> None:
     found = problems(
-        edge(zoneId=None, accountId=ACCOUNT_ID,
-             records=[record("www", "A", "192.0.2.1", importId=ZONE_ID)])
+        edge(
+            zoneId=None,
+            accountId=ACCOUNT_ID,
+            records=[record("www", "A", "192.0.2.1", importId=ZONE_ID)],
+        )
     )
     assert "importId needs the literal zone id" in found["edge.zoneId"]
 
 
 def test_import_ids_must_be_cloudflare_ids() -> None:
     found = problems(
-        edge(records=[record("www", "A", "192.0.2.1", importId="nope")],
-             rulesets=[ruleset("ddos_l7", importId="also-nope")])
+        edge(
+            records=[record("www", "A", "192.0.2.1", importId="nope")],
+            rulesets=[ruleset("ddos_l7", importId="also-nope")],
+        )
     )
     assert "DNS record id" in found["edge.records.0.importId"]
     assert "ruleset id" in found["edge.rulesets.0.ddos_l7.importId"]
@@ -262,8 +313,9 @@ def test_cname_beside_another_record_is_refused() -> None:
 
 def test_short_and_full_names_are_the_same_record() -> None:
     found = problems(
-        edge(records=[record("www", "A", "192.0.2.1"),
-                      record("www.example.com.", "A", "192.0.2.1")])
+        edge(
+            records=[record("www", "A", "192.0.2.1"), record("www.example.com.", "A", "192.0.2.1")]
+        )
     )
     assert "records.1 duplicates records.0" in found["edge.records"]
 
@@ -277,8 +329,9 @@ def test_two_cnames_for_one_name_are_refused() -> None:
 
 def test_records_with_the_same_explicit_key_are_refused() -> None:
     found = problems(
-        edge(records=[record("@", "A", "192.0.2.1", key="k"),
-                      record("@", "A", "192.0.2.2", key="k")])
+        edge(
+            records=[record("@", "A", "192.0.2.1", key="k"), record("@", "A", "192.0.2.2", key="k")]
+        )
     )
     assert "share the key 'a-apex-k'" in found["edge.records"]
 
@@ -297,15 +350,19 @@ def test_ttl_out_of_range(ttl: int) -> None:
 def test_proxied_records_use_automatic_ttl() -> None:
     found = problems(edge(records=[record("www", "A", "192.0.2.1", proxied=True, ttl=300)]))
     assert found == {
-        "edge.records.0.ttl":
-            "proxied records always use the automatic TTL: set ttl: 1 (or proxied: false)"
+        "edge.records.0.ttl": "proxied records always use the automatic TTL: "
+        "set ttl: 1 (or proxied: false)"
     }
 
 
 @pytest.mark.parametrize(
     ("type_", "content", "extra"),
-    [("TXT", "x", {}), ("MX", "mx.example.com", {"priority": 1}),
-     ("CAA", '0 issue "x.org"', {}), ("NS", "ns1.example.net", {})],
+    [
+        ("TXT", "x", {}),
+        ("MX", "mx.example.com", {"priority": 1}),
+        ("CAA", '0 issue "x.org"', {}),
+        ("NS", "ns1.example.net", {}),
+    ],
 )
 def test_only_a_aaaa_cname_can_be_proxied(type_: str, content: str, extra: dict[str, Any]) -> None:
     found = problems(edge(records=[record("sub", type_, content, proxied=True, **extra)]))
@@ -335,9 +392,13 @@ def test_content_is_checked_per_type(type_: str, content: str, message: str) -> 
 
 def test_mx_needs_a_priority_and_others_take_none() -> None:
     found = problems(
-        edge(records=[record("@", "MX", "mx.example.com"),
-                      record("www", "A", "192.0.2.1", priority=5),
-                      record("@", "MX", "mx2.example.com", priority=70000)])
+        edge(
+            records=[
+                record("@", "MX", "mx.example.com"),
+                record("www", "A", "192.0.2.1", priority=5),
+                record("@", "MX", "mx2.example.com", priority=70000),
+            ]
+        )
     )
     assert found == {
         "edge.records.0.priority": "MX records need a priority (0-65535, lower is preferred)",
@@ -348,8 +409,13 @@ def test_mx_needs_a_priority_and_others_take_none() -> None:
 
 def test_unsupported_type_and_bad_names() -> None:
     found = problems(
-        edge(records=[record("x", "SRV", "y"), record("a..b", "A", "192.0.2.1"),
-                      record("a.*", "A", "192.0.2.1")])
+        edge(
+            records=[
+                record("x", "SRV", "y"),
+                record("a..b", "A", "192.0.2.1"),
+                record("a.*", "A", "192.0.2.1"),
+            ]
+        )
     )
     assert found["edge.records.0.type"].startswith("'SRV' is not supported: use one of A, AAAA")
     assert "is not a record name" in found["edge.records.1.name"]
@@ -423,8 +489,9 @@ def test_accepted_mitigation_timeouts(timeout: int) -> None:
 @pytest.mark.parametrize("timeout", [5, 30, 7200])
 def test_refused_mitigation_timeouts(timeout: int) -> None:
     found = problems(edge(rulesets=[ruleset("http_ratelimit", rate(mitigationTimeout=timeout))]))
-    assert "is not a mitigation timeout" in (
-        found["edge.rulesets.0.http_ratelimit.rules.0.mitigationTimeout"]
+    assert (
+        "is not a mitigation timeout"
+        in (found["edge.rulesets.0.http_ratelimit.rules.0.mitigationTimeout"])
     )
 
 
@@ -440,12 +507,16 @@ def test_rate_limit_characteristics_are_checked() -> None:
 def test_skip_rules_need_something_to_skip() -> None:
     base = {"name": "s", "expression": "ssl"}
     found = problems(
-        edge(rulesets=[ruleset(
-            "http_request_firewall_custom",
-            {**base, "action": "skip"},
-            {**base, "name": "b", "action": "block", "skip": {"products": ["waf"]}},
-            {**base, "name": "e", "action": "skip", "skip": {}},
-        )])
+        edge(
+            rulesets=[
+                ruleset(
+                    "http_request_firewall_custom",
+                    {**base, "action": "skip"},
+                    {**base, "name": "b", "action": "block", "skip": {"products": ["waf"]}},
+                    {**base, "name": "e", "action": "skip", "skip": {}},
+                )
+            ]
+        )
     )
     prefix = "edge.rulesets.0.http_request_firewall_custom.rules"
     assert "action skip needs `skip:`" in found[f"{prefix}.0.skip"]
@@ -454,8 +525,16 @@ def test_skip_rules_need_something_to_skip() -> None:
 
 
 def test_custom_rule_actions() -> None:
-    found = problems(edge(rulesets=[ruleset(
-        "http_request_firewall_custom", {"name": "x", "action": "deny", "expression": "ssl"})]))
+    found = problems(
+        edge(
+            rulesets=[
+                ruleset(
+                    "http_request_firewall_custom",
+                    {"name": "x", "action": "deny", "expression": "ssl"},
+                )
+            ]
+        )
+    )
     assert found["edge.rulesets.0.http_request_firewall_custom.rules.0.action"].startswith(
         "must be one of 'block', 'managed_challenge'"
     )
@@ -463,35 +542,58 @@ def test_custom_rule_actions() -> None:
 
 def test_owasp_settings_only_on_owasp() -> None:
     prefix = "edge.rulesets.0.http_request_firewall_managed.rules"
-    found = problems(edge(rulesets=[ruleset(
-        "http_request_firewall_managed",
-        {"name": "cf", "ruleset": "cloudflare", "paranoiaLevel": 2},
-        {"name": "owasp", "ruleset": "owasp", "paranoiaLevel": 5},
-    )]))
+    found = problems(
+        edge(
+            rulesets=[
+                ruleset(
+                    "http_request_firewall_managed",
+                    {"name": "cf", "ruleset": "cloudflare", "paranoiaLevel": 2},
+                    {"name": "owasp", "ruleset": "owasp", "paranoiaLevel": 5},
+                )
+            ]
+        )
+    )
     assert found[f"{prefix}.0.paranoiaLevel"] == "only the owasp ruleset takes it: remove it"
     assert f"{prefix}.1.paranoiaLevel" in found
 
 
 def test_bypass_cache_rules_take_no_ttl() -> None:
-    found = problems(edge(rulesets=[ruleset(
-        "http_request_cache_settings",
-        {"name": "api", "expression": "ssl", "cache": False, "edgeTtl": 60})]))
+    found = problems(
+        edge(
+            rulesets=[
+                ruleset(
+                    "http_request_cache_settings",
+                    {"name": "api", "expression": "ssl", "cache": False, "edgeTtl": 60},
+                )
+            ]
+        )
+    )
     assert found["edge.rulesets.0.http_request_cache_settings.rules.0.edgeTtl"] == (
         "only applies when cache: true (this rule bypasses)"
     )
 
 
 def test_cache_key_query_string_is_include_or_exclude() -> None:
-    found = problems(edge(rulesets=[ruleset(
-        "http_request_cache_settings",
-        {"name": "s", "expression": "ssl",
-         "cacheKey": {"queryString": {"include": ["v"], "exclude": "*"}}})]))
+    found = problems(
+        edge(
+            rulesets=[
+                ruleset(
+                    "http_request_cache_settings",
+                    {
+                        "name": "s",
+                        "expression": "ssl",
+                        "cacheKey": {"queryString": {"include": ["v"], "exclude": "*"}},
+                    },
+                )
+            ]
+        )
+    )
     key = "edge.rulesets.0.http_request_cache_settings.rules.0.cacheKey.queryString.include"
     assert "exactly one of include or exclude" in found[key]
 
 
 def test_webp_needs_polish() -> None:
-    found = problems(edge(settings={"polish": "off"}))
+    found = problems(edge(settings={"polish": "off", "webp": True}))
     assert found == {
         "edge.settings.webp": "WebP conversion is part of Polish: set edge.settings.polish to "
         "lossless or lossy, or webp: false"
@@ -505,15 +607,22 @@ def test_unknown_keys_are_refused() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     found = problems(
-        {"edge": {
-            "enabled": True, "zone": "example.com", "zoneId": "bad",
-            "records": [record("www", "A", "nope"), record("x", "TXT", "t", ttl=5)],
-            "settings": {"ssl": "sometimes"},
-            "rulesets": [ruleset("http_ratelimit", rate(period=7))],
-        }}
+        {
+            "edge": {
+                "enabled": True,
+                "zone": "example.com",
+                "zoneId": "bad",
+                "records": [record("www", "A", "nope"), record("x", "TXT", "t", ttl=5)],
+                "settings": {"ssl": "sometimes"},
+                "rulesets": [ruleset("http_ratelimit", rate(period=7))],
+            }
+        }
     )
     assert set(found) == {
-        "edge.zoneId", "edge.records.0.content", "edge.records.1.ttl", "edge.settings.ssl",
+        "edge.zoneId",
+        "edge.records.0.content",
+        "edge.records.1.ttl",
+        "edge.settings.ssl",
         "edge.rulesets.0.http_ratelimit.rules.0.period",
     }
 
@@ -526,15 +635,25 @@ names = st.one_of(
 )
 contents = st.one_of(
     st.ip_addresses().map(str),
-    st.sampled_from(["example.com", "mail.example.com", '0 issue "letsencrypt.org"', "v=spf1 -all",
-                     "", "not a host", "999.1.1.1"]),
+    st.sampled_from(
+        [
+            "example.com",
+            "mail.example.com",
+            '0 issue "letsencrypt.org"',
+            "v=spf1 -all",
+            "",
+            "not a host",
+            "999.1.1.1",
+        ]
+    ),
     st.text(max_size=20),
 )
 records = st.fixed_dictionaries(
     {
         "name": names,
-        "type": st.one_of(st.sampled_from([*RECORD_TYPES, "a", "cname", "SRV"]),
-                          st.text(max_size=5)),
+        "type": st.one_of(
+            st.sampled_from([*RECORD_TYPES, "a", "cname", "SRV"]), st.text(max_size=5)
+        ),
         "content": contents,
     },
     optional={
@@ -559,8 +678,10 @@ CONTENT_FOR = {
 
 def well_formed(type_: str) -> st.SearchStrategy[dict[str, Any]]:
     required: dict[str, st.SearchStrategy[Any]] = {
-                "name": st.sampled_from(["@", "www", "api", "*", "mail"]),
-                "type": st.just(type_), "content": CONTENT_FOR[type_]}
+        "name": st.sampled_from(["@", "www", "api", "*", "mail"]),
+        "type": st.just(type_),
+        "content": CONTENT_FOR[type_],
+    }
     if type_ == "MX":
         required["priority"] = st.integers(0, 65535)
     return st.fixed_dictionaries(
@@ -609,27 +730,71 @@ def test_any_expression_is_valid_or_refused_never_a_crash(text: str, action: str
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 100_000), st.text(max_size=8),
-    st.sampled_from(["A", "MX", "block", "skip", "owasp", "http_ratelimit", "ddos_l7",
-                     "http_request_cache_settings", "example.com", "www", "1.2.3.4", "true"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 100_000),
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "A",
+            "MX",
+            "block",
+            "skip",
+            "owasp",
+            "http_ratelimit",
+            "ddos_l7",
+            "http_request_cache_settings",
+            "example.com",
+            "www",
+            "1.2.3.4",
+            "true",
+        ]
+    ),
 )
 config_keys = st.sampled_from(
-    ["name", "expression", "action", "ruleset", "phase", "rules", "skip", "cacheKey", "period",
-     "requestsPerPeriod", "characteristics", "importId", "type", "content", "ttl", "proxied",
-     "priority", "paranoiaLevel", "sensitivity", "edgeTtl", "cache", "queryString", "include"]
+    [
+        "name",
+        "expression",
+        "action",
+        "ruleset",
+        "phase",
+        "rules",
+        "skip",
+        "cacheKey",
+        "period",
+        "requestsPerPeriod",
+        "characteristics",
+        "importId",
+        "type",
+        "content",
+        "ttl",
+        "proxied",
+        "priority",
+        "paranoiaLevel",
+        "sensitivity",
+        "edgeTtl",
+        "cache",
+        "queryString",
+        "include",
+    ]
 )
 anything = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(config_keys, inner,
-                                                                           max_size=4),
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(config_keys, inner, max_size=4),
     max_leaves=12,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(
-    st.sampled_from(["enabled", "zone", "zoneId", "accountId", "records", "settings", "rulesets"]),
-    anything, max_size=6,
-))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["enabled", "zone", "zoneId", "accountId", "records", "settings", "rulesets"]
+        ),
+        anything,
+        max_size=6,
+    )
+)
 def test_any_edge_block_is_valid_or_refused_never_a_crash(block: dict[str, Any]) -> None:
     try:
         parse_config({"edge": block})

@@ -192,8 +192,12 @@ def test_cluster_keys_are_refused_in_sentinel_mode() -> None:
     ],
 )
 def test_sentinel_keys_are_refused_in_cluster_mode(key: str) -> None:
-    value = {"quorum": 2, "downAfterMs": 5000, "failoverTimeoutMs": 30000,
-             "sentinelHostPortBase": 26379}.get(key, 3)
+    value = {
+        "quorum": 2,
+        "downAfterMs": 5000,
+        "failoverTimeoutMs": 30000,
+        "sentinelHostPortBase": 26379,
+    }.get(key, 3)
     assert problems({"redis": {"mode": "cluster", key: value}}) == {
         f"redis.{key}": "only used with mode: sentinel (remove it, or set redis.mode: sentinel)"
     }

@@ -15,15 +15,15 @@ VALID = [
     '(http.request.uri.path eq "/login" and http.request.method eq "POST")',
     'starts_with(http.request.uri.path, "/api/")',
     'http.request.uri.path.extension in {"js" "css" "woff2"}',
-    'ip.src in {192.0.2.0/24 198.51.100.7 2001:db8::/32}',
-    'ip.src in $cf.open_proxies',
+    "ip.src in {192.0.2.0/24 198.51.100.7 2001:db8::/32}",
+    "ip.src in $cf.open_proxies",
     'http.request.headers["x-api-key"][0] eq "secret"',
     'any(http.request.headers["authorization"][*] ne "")',
     'len(http.request.headers["authorization"]) > 0',
     'http.request.uri.query contains "a\\"b"',  # escaped quote inside a string
     'r#"raw "quoted" text"# eq http.host',
     "not ssl or cf.client.bot",
-    "cf.threat_score ge 10 && ip.geoip.country in {\"CN\" \"RU\"}",
+    'cf.threat_score ge 10 && ip.geoip.country in {"CN" "RU"}',
     'lower(http.host) matches "^www\\\\."',
 ]
 

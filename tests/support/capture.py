@@ -45,6 +45,8 @@ class Resource:
     parent: str | None = None
     dependencies: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)  # alias names or URNs, as sent
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -109,6 +111,9 @@ def _record_options(capture: Capture) -> Callable[[], None]:
                 res.parent = _urn_name(request.parent) if request.parent else None
                 res.dependencies = sorted({_urn_name(u) for u in request.dependencies})
                 res.delete_before_replace = bool(request.deleteBeforeReplace)
+                res.ignore_changes = list(request.ignoreChanges)
+                sent = [a.spec.name or a.urn for a in request.aliases] + list(request.aliasURNs)
+                res.aliases = [a for a in sent if a]
                 break
         return reply
 

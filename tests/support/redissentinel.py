@@ -90,7 +90,7 @@ def ckquorum(sentinel_port: int, password: str, name: str) -> str:
 
 
 def role(port: int, password: str) -> str:
-    """"master" or "slave", as the node itself reports it."""
+    """ "master" or "slave", as the node itself reports it."""
     return str(client(port, password).execute_command("ROLE")[0])
 
 

@@ -1,4 +1,5 @@
-"""The RedisSentinel specs the program registers, started on a real Docker engine.
+"""A Sentinel stack through the product: `infra up/status/down` on the real Pulumi
+engine, the docker provider `infra` chooses, and a real Docker engine.
 
 Short Sentinel timeouts (downAfterMs 1500) keep the failover tests fast; the
 defaults are checked under mocks (tests/components/test_redis_sentinel.py) and
@@ -18,12 +19,12 @@ import pytest
 import redis
 
 from stacks import addressing
+from tests.engine.conftest import RefusingProxy
 from tests.support import dockerenv
 from tests.support import redissentinel as rs
-from tests.support.capture import Capture, run_program
-from tests.support.dockerapply import Applied, Applier, sweep
+from tests.support.enginestack import TierStack, deployed_stack, redis_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
 DOWN_AFTER_MS = 1500
 MASTER_SETS = ["shard-0", "shard-1", "shard-2"]
@@ -31,19 +32,24 @@ MASTER_SETS = ["shard-0", "shard-1", "shard-2"]
 
 @dataclass
 class Deployed:
-    capture: Capture
-    applied: Applied
-    password: str
+    tier: TierStack
+    outputs: dict[str, Any]
     subnet: str
-    stack: str
-    run: str
-
-    def output(self, name: str) -> Any:
-        return self.capture.outputs[name][0]
 
     @property
-    def outputs(self) -> dict[str, Any]:
-        return self.capture.plain_outputs()
+    def stack(self) -> str:
+        return self.tier.name
+
+    @property
+    def run(self) -> str:
+        return self.tier.name
+
+    @property
+    def password(self) -> str:
+        return str(self.outputs["redisPassword"])
+
+    def output(self, name: str) -> Any:
+        return self.outputs[name]
 
     def node(self, group: int, member: int) -> dict[str, Any]:
         return self.output("redisNodes")[group * 2 + member]
@@ -53,34 +59,29 @@ class Deployed:
 
 
 @pytest.fixture(scope="module")
-def deployed(docker_client: docker.DockerClient, redis_image: str) -> Iterator[Deployed]:
-    run = dockerenv.run_id()
-    stack = f"it{run}"
-    password = dockerenv.password()
-    subnet = dockerenv.free_subnet(docker_client)
+def deployed(
+    tmp_path_factory: pytest.TempPathFactory,
+    proxy: RefusingProxy,
+    docker_client: docker.DockerClient,
+    redis_image: str,
+) -> Iterator[Deployed]:
+    config = redis_config(docker_client, redis_image)
     node_base = dockerenv.free_port_block(14)
     sentinel_base = dockerenv.free_port_block(3)
     while sentinel_base <= node_base + 13 and node_base <= sentinel_base + 2:
         sentinel_base = dockerenv.free_port_block(3)
-    config = {
-        "network": {"subnet": subnet},
-        "redis": {
-            "mode": "sentinel",
-            "image": redis_image,
-            "hostPortBase": node_base,
-            "sentinelHostPortBase": sentinel_base,
-            "downAfterMs": DOWN_AFTER_MS,
-            "failoverTimeoutMs": 10000,
-        },
-    }
-    capture = run_program(stack, config, {"redisPassword": password})
-    applier = Applier(docker_client, run)
-    try:
-        applier.apply(capture)
-        yield Deployed(capture, applier.applied, password, subnet, stack, run)
-    finally:
-        applier.applied.destroy()
-        sweep(docker_client, run)
+    config["redis"].update(
+        mode="sentinel",
+        hostPortBase=node_base,
+        sentinelHostPortBase=sentinel_base,
+        downAfterMs=DOWN_AFTER_MS,
+        failoverTimeoutMs=10000,
+    )
+    root = tmp_path_factory.mktemp("sentinel")
+    env = {"INFRA_DOCKER_PROVIDER": "standin"}
+    with deployed_stack(root, proxy, docker_client, config, env) as tier:
+        tier.ok("up", tier.name, "--yes")
+        yield Deployed(tier, tier.outputs(), config["network"]["subnet"])
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float) -> float:
@@ -109,12 +110,9 @@ def test_every_sentinel_reports_every_group(deployed: Deployed) -> None:
     assert len(nodes) == 6
 
 
-def test_status_reports_the_sentinel_view(deployed: Deployed) -> None:
-    from cli import health
-
-    [check] = health.status(deployed.outputs)
-    assert check.ok, check
-    assert check.summary == "3/3 sentinels up, 3/3 master sets with one agreed primary"
+def test_infra_status_reports_the_sentinel_view(deployed: Deployed) -> None:
+    result = deployed.tier.ok("status", deployed.stack)
+    assert "ok   redis: 3/3 sentinels up, 3/3 master sets with one agreed primary" in result.out
 
 
 def test_announced_addresses_are_the_fixed_ips_and_map_to_the_host(deployed: Deployed) -> None:
@@ -158,8 +156,13 @@ def test_container_on_the_stack_network_asks_sentinel(
         " redis-cli --no-auth-warning -h $1 -p $2 get app:key; echo $1"
     )
     out = dockerenv.run_app_container(
-        docker_client, redis_image, deployed.output("networkName"), app_ip, script,
-        {"SENTINEL": sentinel_ip, "REDISCLI_AUTH": deployed.password}, deployed.run,
+        docker_client,
+        redis_image,
+        deployed.output("networkName"),
+        app_ip,
+        script,
+        {"SENTINEL": sentinel_ip, "REDISCLI_AUTH": deployed.password},
+        deployed.run,
     )
     assert out == ["from-app", deployed.node(2, 0)["ip"]]
 
@@ -215,9 +218,7 @@ def test_failover_promotes_the_replica_and_the_old_primary_rejoins(
     wait_for(rejoined, timeout=60)
     info = rs.client(old["hostPort"], deployed.password).info("replication")
     assert info["master_host"] == new["ip"] and info["master_link_status"] == "up"
-    wait_for(
-        lambda: rs.client(old["hostPort"], deployed.password).get("after") == "failover", 10
-    )
+    wait_for(lambda: rs.client(old["hostPort"], deployed.password).get("after") == "failover", 10)
     # Sentinel's CONFIG REWRITE recorded the new role on the volume.
     conf = container.exec_run(["cat", "/data/redis.conf"]).output.decode()
     assert f"replicaof {new['ip']} 6379" in conf
@@ -235,7 +236,7 @@ def test_full_restart_keeps_acknowledged_keys_and_one_primary_per_group(
         for i in range(300):
             client.set(f"{name}:durable:{i}", str(i))
             acked[name].append(f"{name}:durable:{i}")
-    containers = [docker_client.containers.get(n) for n in deployed.applied.containers]
+    containers = list(deployed.tier.containers().values())
     # Like a host reboot: everything stops at once, then everything starts.
     with ThreadPoolExecutor(len(containers)) as pool:
         list(pool.map(lambda c: c.stop(timeout=10), containers))
@@ -249,3 +250,13 @@ def test_full_restart_keeps_acknowledged_keys_and_one_primary_per_group(
         values = client.mget(keys)
         assert values == [str(i) for i in range(300)], name
     sentinel.close()
+
+
+def test_after_failovers_the_stack_still_has_no_changes(deployed: Deployed) -> None:
+    """Roles moved (failover, restart) but nothing the program declares did."""
+    deployed.tier.ok("preview", deployed.stack, "--expect-no-changes")
+
+
+def test_down_removes_everything(deployed: Deployed) -> None:
+    deployed.tier.ok("down", deployed.stack, "--yes")
+    assert deployed.tier.leftovers() == []

@@ -1,10 +1,10 @@
-"""The MongoReplicaSet specs on a real Docker engine, with a STAND-IN image.
+"""The MongoReplicaSet through `infra up` on the real engine, with a STAND-IN image.
 
 The official `mongo` image cannot be pulled on these machines and no mongod
-binary exists here, so this test does not run MongoDB. It starts the exact
-container specs the program registers (command, uploads, network aliases,
-fixed addresses, published ports, healthchecks, dependency order) on an image
-built from the local Redis image, where:
+binary exists here, so this test does not run MongoDB. `infra up` deploys the
+stack (the exact container specs the program registers: command, uploads, network
+aliases, fixed addresses, published ports, healthchecks, dependency order) with
+`mongo.image` set to an image built from the local Redis image, where:
 
 - `docker-entrypoint.sh` behaves like the official entrypoint for non-mongo
   commands (runs them as root) and, for `mongod`, records its arguments and
@@ -36,11 +36,11 @@ import pytest
 
 from components import mongo_replicaset as mrs
 from stacks import addressing
+from tests.engine.conftest import RefusingProxy
 from tests.support import dockerenv
-from tests.support.capture import Capture, run_program
-from tests.support.dockerapply import Applier, sweep
+from tests.support.enginestack import deployed_stack
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
 KEY = base64.b64encode(bytes(range(200)) * 3).decode()
 
@@ -114,7 +114,6 @@ def build_standin(client: docker.DockerClient, base: str, tag: str) -> None:
 
 @dataclass
 class Deployed:
-    capture: Capture
     client: docker.DockerClient
     stack: str
     subnet: str
@@ -129,29 +128,35 @@ class Deployed:
 
 
 @pytest.fixture(scope="module")
-def deployed(docker_client: docker.DockerClient, redis_image: str) -> Iterator[Deployed]:
-    run = dockerenv.run_id()
-    stack = f"it{run}"
-    tag = f"infra-test/mongo-standin:{run}"
+def deployed(
+    tmp_path_factory: pytest.TempPathFactory,
+    proxy: RefusingProxy,
+    docker_client: docker.DockerClient,
+    redis_image: str,
+) -> Iterator[Deployed]:
+    tag = f"infra-test/mongo-standin:{dockerenv.run_id()}"
     subnet = dockerenv.free_subnet(docker_client)
     base = dockerenv.free_port_block(3)
-    applier = Applier(docker_client, run)
+    config = {
+        "network": {"subnet": subnet},
+        "redis": {"enabled": False},
+        "mongo": {"enabled": True, "image": tag, "portBase": base},
+        "edge": {"enabled": False},
+    }
+    build_standin(docker_client, redis_image, tag)
+    root = tmp_path_factory.mktemp("mongo")
+    env = {"INFRA_DOCKER_PROVIDER": "standin"}
     try:
-        build_standin(docker_client, redis_image, tag)
-        capture = run_program(
-            stack,
-            {
-                "network": {"subnet": subnet},
-                "redis": {"enabled": False},
-                "mongo": {"enabled": True, "image": tag, "portBase": base},
-            },
-            {"mongoRootPassword": dockerenv.password(), "mongoKeyFile": KEY},
-        )
-        applier.apply(capture)
-        yield Deployed(capture, docker_client, stack, subnet, base)
+        with deployed_stack(root, proxy, docker_client, config, env) as tier:
+            set_key = tier.engine.pulumi(
+                "config", "set", "--secret", "infra:mongoKeyFile", KEY, "-s", tier.name
+            )
+            assert set_key.code == 0, set_key
+            tier.ok("up", tier.name, "--yes")
+            yield Deployed(docker_client, tier.name, subnet, base)
+            tier.ok("down", tier.name, "--yes")
+            assert tier.leftovers() == []
     finally:
-        applier.applied.destroy()
-        sweep(docker_client, run)
         with contextlib.suppress(docker.errors.ImageNotFound):
             docker_client.images.remove(tag, force=True)
 

@@ -1,0 +1,1 @@
+"""Stand-ins for Pulumi provider plugins that cannot be had on a machine."""

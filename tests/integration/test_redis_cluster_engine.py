@@ -1,0 +1,298 @@
+"""A Redis Cluster stack through the product: `infra up/preview/refresh/down` on the
+real Pulumi engine, the docker provider `infra` chooses (the offline stand-in where the
+official plugin cannot be had), and a real Docker engine.
+
+The tests run in file order on one stack: deploy, check, change, break, repair, tear down.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from cli import rediskit as rediscluster
+from providers.docker_standin import VERSION
+from stacks import addressing
+from tests.engine.conftest import RefusingProxy
+from tests.support import dockerenv
+from tests.support.enginestack import TierStack, deployed_stack, redis_config
+
+pytestmark = [pytest.mark.integration, pytest.mark.engine]
+
+CONTAINER = "docker:index/container:Container"
+
+
+class Cluster:
+    def __init__(self, stack: TierStack) -> None:
+        self.stack = stack
+        self.values = stack.outputs()
+
+    @property
+    def name(self) -> str:
+        return self.stack.name
+
+    @property
+    def password(self) -> str:
+        return str(self.values["redisPassword"])
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return list(self.values["redisNodes"])
+
+    def node_ports(self) -> list[int]:
+        return [n["hostPort"] for n in self.nodes()]
+
+    def client(self) -> Any:
+        return rediscluster.host_cluster_client(self.values["redisHostAddressMap"], self.password)
+
+    def wait_ok(self, timeout: float = 90) -> None:
+        for port in self.node_ports():
+            dockerenv.wait_for(
+                lambda p=port: rediscluster.cluster_ok("127.0.0.1", p, self.password), timeout
+            )
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+    proxy: RefusingProxy,
+    docker_client: docker.DockerClient,
+    redis_image: str,
+) -> Iterator[Cluster]:
+    config = redis_config(docker_client, redis_image)
+    with deployed_stack(tmp_path_factory.mktemp("cluster"), proxy, docker_client, config) as stack:
+        # No INFRA_DOCKER_PROVIDER: `infra` tries to install the official plugin (the
+        # test proxy refuses the download) and only then falls back to the stand-in.
+        first = stack.ok(
+            "up", stack.name, "--yes", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=None
+        )
+        stack.env["INFRA_DOCKER_PROVIDER"] = "standin"
+        made = Cluster(stack)
+        made.first_up = first  # type: ignore[attr-defined]
+        yield made
+
+
+def test_up_names_the_stand_in_in_one_line(cluster: Cluster) -> None:
+    first = cluster.first_up  # type: ignore[attr-defined]
+    lines = [line for line in first.err_lines() if line.startswith("docker provider:")]
+    assert len(lines) == 1, first
+    assert f"infra's offline docker stand-in {VERSION}" in lines[0]
+    assert "could not be" in lines[0]
+
+
+def test_the_stand_in_never_enters_the_plugin_cache(cluster: Cluster) -> None:
+    home = Path(cluster.stack.engine.env["PULUMI_HOME"])
+    assert not list((home / "plugins").glob("resource-docker*"))
+
+
+def test_init_container_forms_the_cluster(cluster: Cluster, docker_client) -> None:
+    logs = docker_client.containers.get(f"infra-{cluster.name}-redis-init").logs().decode()
+    assert "creating the cluster: 6 nodes, 1 replica(s) per master" in logs
+    assert "all 16384 slots covered; replicas in sync" in logs
+
+
+def test_every_node_reports_cluster_ok(cluster: Cluster) -> None:
+    for port in cluster.node_ports():
+        info = rediscluster.cluster_info("127.0.0.1", port, cluster.password)
+        assert info["cluster_state"] == "ok"
+        assert info["cluster_slots_ok"] == "16384"
+        assert info["cluster_known_nodes"] == "6"
+        assert info["cluster_size"] == "3"
+
+
+def test_one_replica_per_master_at_announced_addresses(cluster: Cluster) -> None:
+    subnet = cluster.stack.config()["infra:network"]["subnet"]
+    topo = rediscluster.topology("127.0.0.1", cluster.node_ports()[0], cluster.password)
+    assert len(topo) == 3 and all(len(replicas) == 1 for replicas in topo.values())
+    announced = {addr for m, r in topo.items() for addr in [m, *r]}
+    assert announced == {f"{ip}:6379" for ip in addressing.addresses(subnet, "redis", 6)}
+
+
+def test_auth_is_required(cluster: Cluster) -> None:
+    import redis
+
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=cluster.node_ports()[0]).ping()
+
+
+def test_host_client_follows_redirects(cluster: Cluster) -> None:
+    client = cluster.client()
+    for i in range(500):
+        client.set(f"host:{i}", str(i))
+    assert [client.get(f"host:{i}") for i in range(500)] == [str(i) for i in range(500)]
+    per_master = [n.redis_connection.dbsize() for n in client.get_primaries()]
+    assert len(per_master) == 3 and all(count > 0 for count in per_master)
+    client.close()
+
+
+def test_container_on_the_stack_network_follows_redirects(
+    cluster: Cluster, docker_client, redis_image: str
+) -> None:
+    subnet = cluster.stack.config()["infra:network"]["subnet"]
+    script = (
+        'cli() { redis-cli -c -h $SEED --no-auth-warning "$@"; };'
+        " for i in $(seq 1 50); do cli set app:$i v$i >/dev/null; done;"
+        " for i in $(seq 1 50); do cli get app:$i; done"
+    )
+    out = dockerenv.run_app_container(
+        docker_client,
+        redis_image,
+        cluster.values["networkName"],
+        addressing.addresses(subnet, "apps", 1)[0],
+        script,
+        {"SEED": cluster.nodes()[0]["ip"], "REDISCLI_AUTH": cluster.password},
+        cluster.name,
+    )
+    assert out == [f"v{i}" for i in range(1, 51)]
+
+
+def test_infra_status_is_ok(cluster: Cluster) -> None:
+    result = cluster.stack.ok("status", cluster.name)
+    assert "ok   redis: 6/6 nodes up, 3 masters, 3 replicas in sync" in result.out
+    assert cluster.password not in result.out + result.err
+
+
+def test_second_preview_and_up_change_nothing(cluster: Cluster) -> None:
+    before = cluster.stack.container_ids()
+    assert len(before) == 7  # 6 nodes + the init container
+    cluster.stack.ok("preview", cluster.name, "--expect-no-changes")
+    cluster.stack.ok("up", cluster.name, "--yes")
+    assert cluster.stack.container_ids() == before
+
+
+def test_no_plaintext_secret_in_state_outputs_or_plan(cluster: Cluster) -> None:
+    stack = cluster.stack
+    state = stack.engine.state_file(stack.name).read_text()
+    hidden = stack.ok("outputs", stack.name, "--json").out
+    plan = stack.ok("preview", stack.name, "--json").out
+    for text in (state, hidden, plan):
+        assert cluster.password not in text
+    assert json.loads(hidden)["redisPassword"] == "[secret]"
+
+
+def test_drift_a_removed_node_is_refreshed_away_and_recreated_with_its_data(
+    cluster: Cluster, docker_client
+) -> None:
+    client = cluster.client()
+    for i in range(300):
+        client.set(f"drift:{i}", str(i))
+    client.close()
+    victim = f"infra-{cluster.name}-redis-5"
+    old = docker_client.containers.get(victim)
+    address = old.attrs["NetworkSettings"]["Networks"][cluster.values["networkName"]]["IPAddress"]
+    old.remove(force=True)
+    cluster.stack.ok("refresh", cluster.name)
+    changed = cluster.stack.infra("preview", cluster.name, "--json", "--expect-no-changes")
+    assert changed.code == 3, changed
+    steps = json.loads(changed.out)["steps"]
+    assert [(s["op"], s["name"]) for s in steps] == [("create", "redis-node-5")]
+    cluster.stack.ok("up", cluster.name, "--yes")
+    new = docker_client.containers.get(victim)
+    assert new.id != old.id
+    assert (
+        new.attrs["NetworkSettings"]["Networks"][cluster.values["networkName"]]["IPAddress"]
+        == address
+    )
+    cluster.wait_ok()
+    client = cluster.client()
+    assert [client.get(f"drift:{i}") for i in range(300)] == [str(i) for i in range(300)]
+    client.close()
+    cluster.stack.ok("preview", cluster.name, "--expect-no-changes")
+
+
+class DieEvents:
+    """Exit codes of this stack's containers as Docker reports them, while running."""
+
+    def __init__(self, client: docker.DockerClient, stack: str) -> None:
+        self.codes: dict[str, str] = {}
+        filters = {"type": "container", "event": "die", "label": f"infra.stack={stack}"}
+        self.stream = client.events(decode=True, filters=filters)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        for event in self.stream:
+            attrs = event["Actor"]["Attributes"]
+            self.codes[attrs["name"]] = attrs.get("exitCode", "?")
+
+    def close(self) -> dict[str, str]:
+        self.stream.close()
+        return self.codes
+
+
+def test_a_replacing_change_is_planned_and_applied_with_graceful_stops(
+    cluster: Cluster, docker_client
+) -> None:
+    """maxmemoryPolicy lives in redis.conf (an upload): every node is replaced."""
+    client = cluster.client()
+    for i in range(1000):
+        client.set(f"replace:{i}", str(i))
+    client.close()
+    cluster.stack.set_config(
+        "redis", {**cluster.stack.config()["infra:redis"], "maxmemoryPolicy": "noeviction"}
+    )
+    diff = cluster.stack.ok("preview", cluster.name, "--diff")
+    assert "+-docker:index/container:Container: (replace)" in diff.out
+    assert "~ uploads: [secret] => [secret]" in diff.out  # the password is in redis.conf
+    plan = json.loads(cluster.stack.ok("preview", cluster.name, "--json").out)
+    replaced = sorted(s["name"] for s in plan["steps"] if s["op"] == "replace")
+    assert replaced == sorted(f"redis-node-{i}" for i in range(6))
+    assert all("uploads" in s["replaceKeys"] for s in plan["steps"] if s["op"] == "replace")
+    before = cluster.stack.container_ids()
+    events = DieEvents(docker_client, cluster.name)
+    try:
+        cluster.stack.ok("up", cluster.name, "--yes")
+    finally:
+        codes = events.close()
+    after = cluster.stack.container_ids()
+    nodes = [f"infra-{cluster.name}-redis-{i}" for i in range(6)]
+    assert all(after[n] != before[n] for n in nodes)
+    # SIGTERM within the grace period: Redis shut down cleanly (exit 0), not killed (137).
+    assert {n: codes.get(n) for n in nodes} == dict.fromkeys(nodes, "0")
+    cluster.wait_ok()
+    client = cluster.client()
+    assert [client.get(f"replace:{i}") for i in range(1000)] == [str(i) for i in range(1000)]
+    assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    client.close()
+
+
+def test_restart_of_every_container_keeps_cluster_and_data(cluster: Cluster, docker_client) -> None:
+    client = cluster.client()
+    for i in range(1000):
+        client.set(f"durable:{i}", str(i))
+    client.close()
+    containers = list(cluster.stack.containers().values())
+    for c in containers:
+        c.stop(timeout=10)
+    for c in containers:
+        c.start()
+    cluster.wait_ok()
+    client = cluster.client()
+    assert [client.get(f"durable:{i}") for i in range(1000)] == [str(i) for i in range(1000)]
+    client.close()
+    init = docker_client.containers.get(f"infra-{cluster.name}-redis-init")
+    dockerenv.wait_for(lambda: "not creating it again" in init.logs().decode(), timeout=60)
+
+
+def test_infra_drill_measures_recovery_without_losing_replicated_keys(cluster: Cluster) -> None:
+    refused = cluster.stack.infra("drill", cluster.name)
+    assert refused.code == 2 and "needs --yes" in refused.err
+    result = cluster.stack.ok("drill", cluster.name, "--yes", "--json")
+    figures = json.loads(result.out)
+    assert figures["keys_checked"] == 200 and figures["keys_lost"] == 0
+    # cluster-node-timeout is 3000 ms: promotion cannot come before it.
+    assert 3.0 <= figures["promoted_s"] <= figures["write_ok_s"] <= 30.0
+    cluster.wait_ok()
+    dockerenv.wait_for(lambda: cluster.stack.infra("status", cluster.name).code == 0, timeout=60)
+
+
+def test_down_removes_everything_and_a_second_down_is_a_no_op(cluster: Cluster) -> None:
+    cluster.stack.ok("down", cluster.name, "--yes")
+    assert cluster.stack.leftovers() == []
+    again = cluster.stack.ok("down", cluster.name, "--yes")
+    assert "finished" in again.err

@@ -238,7 +238,7 @@ class Engine:
             "hostname": inputs.get("hostname"),
             "environment": inputs.get("envs"),
             "labels": _labels(inputs.get("labels")),
-            "ports": [f"{int(p['internal'])}/tcp" for p in ports],
+            "ports": [(int(p["internal"]), "tcp") for p in ports],
             "host_config": host_config,
             "healthcheck": _healthcheck(inputs.get("healthcheck")),
             "user": inputs.get("user"),

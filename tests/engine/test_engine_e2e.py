@@ -304,11 +304,12 @@ def test_down_deletes_every_resource(deployed: Engine) -> None:
     assert summary_line(ok(deployed.run("down", STACK, "--yes")), "down") == "no resources"
 
 
-# --- the real local stack, without the docker provider plugin -----------------------------------
+# --- the real local stack, official docker provider required but missing ------------------------
 @pytest.mark.parametrize("acquisition", ["disabled", "enabled"])
-def test_real_local_stack_preview_without_docker_plugin_is_one_line_exit_4(
+def test_real_local_stack_preview_without_official_docker_plugin_is_one_line_exit_4(
     real_engine: Engine, proxy: RefusingProxy, acquisition: str
 ) -> None:
+    """INFRA_DOCKER_PROVIDER=official: no fallback to the stand-in, exit 4 and the fix."""
     repo_local = REPO / "stacks" / "Pulumi.local.yaml"  # git-ignored: may not exist
     repo_stack_file = repo_local.read_bytes() if repo_local.exists() else None
     repo_state = REPO / ".pulumi-state"
@@ -317,7 +318,12 @@ def test_real_local_stack_preview_without_docker_plugin_is_one_line_exit_4(
     flag = "true" if acquisition == "disabled" else None
 
     result = real_engine.run(
-        "preview", "local", extra_env={"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": flag}
+        "preview",
+        "local",
+        extra_env={
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": flag,
+            "INFRA_DOCKER_PROVIDER": "official",
+        },
     )
 
     docker = f"docker v{version('pulumi-docker')}"
@@ -336,3 +342,26 @@ def test_real_local_stack_preview_without_docker_plugin_is_one_line_exit_4(
     # ...and nothing of the repository's own local stack was touched.
     assert (repo_local.read_bytes() if repo_local.exists() else None) == repo_stack_file
     assert (sorted(repo_state.rglob("*")) if repo_state.exists() else None) == state_before
+
+
+def test_real_local_stack_preview_falls_back_to_the_stand_in_in_one_line(
+    real_engine: Engine, proxy: RefusingProxy
+) -> None:
+    """No official plugin and none installable (the proxy refuses the download): the
+    stand-in runs the preview, named in one line; a missing Mongo image is one line."""
+    import docker as docker_sdk
+
+    proxy.requests.clear()
+    result = real_engine.run("preview", "local")
+    assert result.code == 0, result
+    notices = [line for line in result.err_lines() if line.startswith("docker provider:")]
+    assert len(notices) == 1 and "infra's offline docker stand-in" in notices[0], result
+    assert any("get.pulumi.com" in r or "github.com" in r for r in proxy.requests)
+    try:
+        docker_sdk.from_env().images.get("mongo:8.0.4")
+        mongo_missing = False
+    except docker_sdk.errors.ImageNotFound:
+        mongo_missing = True
+    skipped = [line for line in result.err_lines() if line.startswith("mongo skipped:")]
+    assert len(skipped) == (1 if mongo_missing else 0), result
+    assert not any(line.startswith("error") for line in result.err_lines()), result

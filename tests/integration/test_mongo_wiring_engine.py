@@ -86,6 +86,22 @@ while :; do
 done
 """
 
+BASH = r"""#!/bin/sh
+# STAND-IN for bash, only to run the member healthcheck (see the test): the probe
+# must be where the program uploads it, and be given the member's port, where the
+# stand-in mongod (a redis-server) answers. The probe's own wire-protocol logic
+# is tested against a fake mongod in tests/components/test_mongo_ping_probe.py.
+case "$1" in
+    */mongo-ping.sh)
+        [ -f "$1" ] || exit 2
+        echo "probe $1 $2" > /tmp/standin-probe
+        redis-cli -p "$2" ping | grep -q PONG
+        exit $?
+        ;;
+esac
+exec sh "$@"
+"""
+
 DOCKERFILE = """FROM {base}
 COPY standin/ /usr/local/bin/
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
@@ -103,6 +119,7 @@ def build_standin(client: docker.DockerClient, base: str, tag: str) -> None:
             ("Dockerfile", DOCKERFILE.format(base=base), 0o644),
             ("standin/docker-entrypoint.sh", ENTRYPOINT, 0o755),
             ("standin/mongosh", MONGOSH, 0o755),
+            ("standin/bash", BASH, 0o755),
         ]:
             data = text.encode()
             info = tarfile.TarInfo(name)
@@ -199,6 +216,12 @@ def test_init_container_reaches_every_member_by_its_advertised_name(deployed: De
     for i, ip in enumerate(ips):
         code, out = deployed.sh("init", f"nslookup infra-{deployed.stack}-mongo-{i}")
         assert code == 0 and ip in out, out
+
+
+def test_member_healthcheck_runs_the_uploaded_ping_probe_on_its_port(deployed: Deployed) -> None:
+    for i in range(3):
+        code, out = deployed.sh(str(i), "cat /tmp/standin-probe")
+        assert code == 0 and out.strip() == f"probe {mrs.PING_SH} {deployed.port_base + i}"
 
 
 def test_members_are_published_one_to_one_on_the_host(deployed: Deployed) -> None:

@@ -106,11 +106,17 @@ class Deployer:
         )
 
     def stack(
-        self, create: bool = True, program: bool = False, deploys: bool = False
+        self,
+        create: bool = True,
+        program: bool = False,
+        changes: bool = False,
+        deploys: bool = False,
     ) -> auto.Stack:
         """The stack in its backend. `program`: an operation that runs the program, so
-        the docker provider is chosen (official, or the stand-in) and checked against
-        the one that deployed the stack; `deploys` (up) records the one in use."""
+        the docker provider is chosen (official, or the stand-in); `changes`: one that
+        changes resources (up, refresh, down), checked against the provider that
+        deployed the stack (a preview changes nothing, so it skips that engine call);
+        `deploys` (up) records the one in use."""
         binary = self.require_pulumi()
         local_state_dir_for(self.project, self.env)
         if program:
@@ -126,7 +132,7 @@ class Deployer:
                 stack = auto.select_stack(
                     self.stack_name, work_dir=str(self.project.root), opts=opts
                 )
-        if self.provider is not None:
+        if self.provider is not None and changes:
             self.check_provider(stack, deploys)
         return stack
 
@@ -143,10 +149,11 @@ class Deployer:
         ]
         for name in skipped:
             image = self.config.docker_images()[name]
+            up = shell.infra_command("up local")
             self.notify(
                 f"{name} skipped: its image {image} is not on the local Docker engine and "
-                f"`infra up local` does not pull; run `docker pull {image}` where a registry "
-                f"is reachable (or `docker load` it), then `infra up local` adds it"
+                f"`{up}` does not pull; run `docker pull {image}` where a registry "
+                f"is reachable (or `docker load` it), then `{up}` adds it"
             )
         if skipped:
             self.env = {**self.env, SKIP_VAR: ",".join(skipped)}
@@ -154,7 +161,8 @@ class Deployer:
     def choose_provider(self, binary: str) -> None:
         if not uses_docker(self.config):
             return
-        self.provider = docker_provider.choose(binary, self.env)
+        cache = self.project.root / ".tools" / "docker-plugin-install.json"
+        self.provider = docker_provider.choose(binary, self.env, cache)
         self.env = self.provider.engine_env(self.env)
         if self.provider.notice:
             self.notify(self.provider.notice)
@@ -169,10 +177,18 @@ class Deployer:
             with engine_errors(self.stack_name):
                 stack.set_tag(docker_provider.TAG, self.provider.kind)
 
+    def config_keys(self, stack: auto.Stack) -> set[str]:
+        """The stack's config keys: those of its file (read once), unless it imports an
+        ESC environment, whose values only the engine knows. Asking the engine costs a
+        `pulumi config --show-secrets` run (decrypting every secret) per command."""
+        if "environment" not in self.document:
+            return set(self.document.get("config") or {})
+        with engine_errors(self.stack_name):
+            return set(stack.get_all_config())
+
     def ensure_secrets(self, stack: auto.Stack, generate: bool) -> list[str]:
         """Generate missing secrets (local stack, `init`); elsewhere refuse."""
-        with engine_errors(self.stack_name):
-            present = stack.get_all_config()
+        present = self.config_keys(stack)
         missing = [k for k in SECRET_GENERATORS if f"{PROJECT_NAMESPACE}:{k}" not in present]
         if missing and not generate:
             raise missing_secrets(self.stack_name, missing)
@@ -216,14 +232,14 @@ class Deployer:
     def up(self, on_event: EventHandler) -> auto.UpResult:
         self.require_docker()
         self.require_secrets()
-        stack = self.stack(program=True, deploys=True)
+        stack = self.stack(program=True, changes=True, deploys=True)
         self.ensure_secrets(stack, generate=self.stack_name == LOCAL_STACK)
         with engine_errors(self.stack_name):
             return stack.up(on_event=on_event, color="never")
 
     def destroy(self, on_event: EventHandler) -> auto.DestroyResult:
         self.require_docker()
-        stack = self.stack(create=False, program=True)
+        stack = self.stack(create=False, program=True, changes=True)
         with engine_errors(self.stack_name):
             result = stack.destroy(on_event=on_event, color="never")
             if self.provider is not None:  # nothing left that a provider deployed
@@ -232,7 +248,7 @@ class Deployer:
 
     def refresh(self, on_event: EventHandler) -> auto.RefreshResult:
         self.require_docker()
-        stack = self.stack(create=False, program=True)
+        stack = self.stack(create=False, program=True, changes=True)
         with engine_errors(self.stack_name):
             return stack.refresh(on_event=on_event, color="never")
 

@@ -9,9 +9,12 @@ the engine's PATH, and says so in one line. A stack remembers which one deployed
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,9 @@ SWITCH_VAR = "INFRA_DOCKER_PROVIDER_SWITCH"
 TAG = "infra:docker-provider"
 STANDIN_BIN = Path(__file__).resolve().parents[1] / "providers" / "docker_standin" / "bin"
 INSTALL_TIMEOUT_S = 60
+# A failed install is not retried for this long: offline, each attempt costs the
+# engine's five download retries (about 3 s) on every command.
+RETRY_AFTER_S = 3600
 
 
 @dataclass(frozen=True)
@@ -71,14 +77,38 @@ def try_install(pulumi: str, env: dict[str, str]) -> str | None:
     if done.returncode == 0:
         return None
     lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
-    return lines[-1] if lines else f"`pulumi plugin install` exited {done.returncode}"
+    if not lines:
+        return f"`pulumi plugin install` exited {done.returncode}"
+    return re.sub(r"\s+", " ", re.sub(r"^error:\s*", "", lines[-1]))
 
 
-def choose(pulumi: str, env: dict[str, str]) -> Choice:
+def remembered_failure(cache: Path | None) -> str | None:
+    """A failed install of this version less than RETRY_AFTER_S ago, if any."""
+    try:
+        record = json.loads(cache.read_text()) if cache else {}
+    except (OSError, ValueError):
+        return None
+    fresh = time.time() - float(record.get("at", 0)) < RETRY_AFTER_S
+    if record.get("version") == MIRRORS and fresh:
+        return str(record.get("failure", ""))
+    return None
+
+
+def remember_failure(cache: Path | None, failure: str) -> None:
+    if cache is None:
+        return
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"version": MIRRORS, "at": time.time(), "failure": failure}))
+    except OSError:
+        pass  # only a speed-up: the next command tries the install again
+
+
+def choose(pulumi: str, env: dict[str, str], cache: Path | None = None) -> Choice:
     """Official when installed or installable; the stand-in only to fill the gap.
 
-    INFRA_DOCKER_PROVIDER=official|standin decides without probing (CI machines that
-    know they are offline save the install attempt).
+    INFRA_DOCKER_PROVIDER=official|standin decides without probing. A failed install
+    is remembered in `cache` for an hour (RETRY_AFTER_S).
     """
     wanted = os.environ.get(CHOICE_VAR, "auto").strip().lower() or "auto"
     if wanted not in ("auto", OFFICIAL, STANDIN):
@@ -89,11 +119,16 @@ def choose(pulumi: str, env: dict[str, str]) -> Choice:
         return Choice(OFFICIAL)
     reason = "chosen with INFRA_DOCKER_PROVIDER=standin"
     if wanted == "auto":
-        failure = try_install(pulumi, env)
+        failure = remembered_failure(cache)
+        retry = "" if failure is None else f"; infra retries the install hourly, or delete {cache}"
         if failure is None:
-            return Choice(OFFICIAL)
+            failure = try_install(pulumi, env)
+            if failure is None:
+                return Choice(OFFICIAL)
+            remember_failure(cache, failure)
         reason = (
-            f"the official plugin docker v{MIRRORS} is not installed and could not be: {failure}"
+            f"the official plugin docker v{MIRRORS} is not installed and could not be: "
+            f"{failure}{retry}"
         )
     return Choice(
         STANDIN, f"docker provider: {NAME} {VERSION} ({reason}); see docs/docker-standin.md"

@@ -72,7 +72,12 @@ _PLUGIN_PATTERNS = [
 
 
 # Engine diagnostics while it tries to fetch a provider plugin it does not have.
-_ACQUISITION_PATTERN = re.compile(r"^(error downloading provider\b|Will retry in \S+ \[\d+/\d+\]$)")
+_ACQUISITION_PATTERN = re.compile(
+    r"^(error downloading provider\b|Will retry in \S+ \[\d+/\d+\]$"
+    # The engine's warning for a plugin found on $PATH: infra's own line already
+    # names the docker stand-in it put there.
+    r"|using pulumi-resource-docker from \$PATH at .*/providers/docker_standin/bin/)"
+)
 
 
 def plugin_acquisition_noise(message: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_stand_in_only_when_the_official_cannot_be_had(tmp_path: Path, home) -> 
     assert choice.kind == dp.STANDIN
     assert choice.notice == (
         f"docker provider: infra's offline docker stand-in {VERSION} (the official plugin "
-        f"docker v{MIRRORS} is not installed and could not be: error: could not download "
+        f"docker v{MIRRORS} is not installed and could not be: could not download "
         "plugin); see docs/docker-standin.md"
     )
 
@@ -102,3 +103,18 @@ def test_a_silent_switch_is_refused(monkeypatch) -> None:
     assert any("INFRA_DOCKER_PROVIDER=standin" in d for d in caught.value.details)
     monkeypatch.setenv(dp.SWITCH_VAR, "yes")
     dp.check_switch("local", dp.STANDIN, dp.Choice(dp.OFFICIAL))
+
+
+def test_a_failed_install_is_remembered_for_an_hour(tmp_path: Path, home, monkeypatch) -> None:
+    cache = tmp_path / "cache.json"
+    pulumi = fake_pulumi(tmp_path, 1, "error:  failed all 5 attempts")
+    first = dp.choose(pulumi, home, cache)
+    second = dp.choose(pulumi, home, cache)
+    assert first.kind == second.kind == dp.STANDIN
+    assert len((tmp_path / "calls").read_text().splitlines()) == 1
+    assert "could not be: failed all 5 attempts" in first.notice
+    assert f"infra retries the install hourly, or delete {cache}" in second.notice
+    later = time.time() + dp.RETRY_AFTER_S + 1
+    monkeypatch.setattr(dp.time, "time", lambda: later)
+    dp.choose(pulumi, home, cache)
+    assert len((tmp_path / "calls").read_text().splitlines()) == 2

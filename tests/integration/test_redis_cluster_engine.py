@@ -166,13 +166,15 @@ def test_second_preview_and_up_change_nothing(cluster: Cluster) -> None:
 
 
 def test_a_silent_switch_of_docker_provider_is_refused(cluster: Cluster) -> None:
-    refused = cluster.stack.infra("preview", cluster.name, INFRA_DOCKER_PROVIDER="official")
+    before = cluster.stack.container_ids()
+    refused = cluster.stack.infra("up", cluster.name, "--yes", INFRA_DOCKER_PROVIDER="official")
     assert refused.code == 2, refused
     assert (
         f"error: stack '{cluster.name}' was deployed with the offline stand-in docker provider, "
         "but infra would now use the official one"
     ) in refused.err
     assert "INFRA_DOCKER_PROVIDER_SWITCH=yes" in refused.err
+    assert cluster.stack.container_ids() == before
 
 
 def test_no_plaintext_secret_in_state_outputs_or_plan(cluster: Cluster) -> None:

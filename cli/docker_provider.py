@@ -52,6 +52,9 @@ class Choice:
         }
 
 
+OFFICIAL_CHOICE = Choice(OFFICIAL, f"docker provider: the official plugin docker v{MIRRORS}")
+
+
 def plugin_dir(env: dict[str, str]) -> Path:
     home = env.get("PULUMI_HOME") or os.environ.get("PULUMI_HOME") or Path.home() / ".pulumi"
     return Path(home) / "plugins" / f"resource-docker-v{MIRRORS}"
@@ -116,7 +119,7 @@ def choose(pulumi: str, env: dict[str, str], cache: Path | None = None) -> Choic
             f"{CHOICE_VAR}={wanted!r} is not valid: use auto (the default), official or standin"
         )
     if wanted == OFFICIAL or official_installed(env):
-        return Choice(OFFICIAL)
+        return OFFICIAL_CHOICE
     reason = "chosen with INFRA_DOCKER_PROVIDER=standin"
     if wanted == "auto":
         failure = remembered_failure(cache)
@@ -124,7 +127,7 @@ def choose(pulumi: str, env: dict[str, str], cache: Path | None = None) -> Choic
         if failure is None:
             failure = try_install(pulumi, env)
             if failure is None:
-                return Choice(OFFICIAL)
+                return OFFICIAL_CHOICE
             remember_failure(cache, failure)
         reason = (
             f"the official plugin docker v{MIRRORS} is not installed and could not be: "

@@ -35,13 +35,14 @@ def test_installed_official_plugin_is_used_without_probing(tmp_path: Path, home)
     plugin.parent.mkdir(parents=True)
     plugin.write_text("")
     choice = dp.choose(fake_pulumi(tmp_path, 1), home)
-    assert choice == dp.Choice(dp.OFFICIAL)
+    assert choice == dp.OFFICIAL_CHOICE
+    assert choice.notice == f"docker provider: the official plugin docker v{MIRRORS}"
     assert not (tmp_path / "calls").exists()
 
 
 def test_installable_official_plugin_is_installed_and_used(tmp_path: Path, home) -> None:
     choice = dp.choose(fake_pulumi(tmp_path, 0), home)
-    assert choice.kind == dp.OFFICIAL and not choice.notice
+    assert choice == dp.OFFICIAL_CHOICE
     assert (tmp_path / "calls").read_text().split() == [
         "plugin",
         "install",

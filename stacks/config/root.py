@@ -102,11 +102,21 @@ def stack_file(stacks_dir: Path, stack: str) -> Path:
     return stacks_dir / f"Pulumi.{stack}.yaml"
 
 
+def stack_of(path: Path) -> str:
+    """`stacks/Pulumi.<stack>.yaml` -> `<stack>`."""
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
 def read_stack_document(path: Path) -> dict[str, Any]:
     """The whole stack file, checked to be a mapping whose `config:` is a mapping."""
     if not path.exists():
         raise ConfigInvalid(
-            [Problem(str(path), "no such stack file: create it with `infra init <stack>`")]
+            [
+                Problem(
+                    str(path),
+                    f"no such stack file: create it with `infra init {stack_of(path)}`",
+                )
+            ]
         )
     try:
         doc = yaml.safe_load(path.read_text()) or {}

@@ -56,7 +56,7 @@ def test_invalid_config_lists_every_problem_exit_2_and_touches_nothing(
 
 def test_unknown_stack(runner: CliRunner, project: Path) -> None:
     code, _, err = invoke(runner, "validate", "staging")
-    assert code == 2 and "no such stack file: create it with `infra init <stack>`" in err
+    assert code == 2 and "no such stack file: create it with `infra init staging`" in err
 
 
 def test_bad_stack_name(runner: CliRunner, project: Path) -> None:

@@ -195,10 +195,10 @@ def test_templates_enable_the_pinned_official_image(name: str) -> None:
     assert config.mongo.enabled and config.mongo.image == "mongo:8.0.4"
 
 
-def test_local_stack_enables_mongo_and_says_the_image_cannot_be_pulled_here() -> None:
+def test_local_stack_enables_mongo_and_says_up_local_never_pulls() -> None:
     path = REPO / "templates" / "local.yaml"  # what stacks/Pulumi.local.yaml starts as
     assert parse_config(read_stack_file(path)).mongo.enabled
-    assert "CANNOT be pulled" in path.read_text()
+    assert "`infra up local` never pulls" in path.read_text()
 
 
 json_values = st.recursive(

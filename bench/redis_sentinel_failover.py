@@ -1,13 +1,19 @@
-"""Benchmark: failover time and write loss of the RedisSentinel component.
+"""Benchmark: failover time and write loss of a Redis Sentinel tier deployed by `infra up`.
 
-Runs on a real Docker engine with the specs the program registers (captured
-under Pulumi mocks, started by tests/support/dockerapply.py). Writes
-bench/results/redis_sentinel_failover.json.
-Usage: python -m bench.redis_sentinel_failover [--rounds N]
+    python -m bench.redis_sentinel_failover [--rounds N]
 
 For each timing profile (the project's defaults, Redis' defaults, Bitnami's
 down-after), one stack in sentinel mode (3 groups x (1 primary + 1 replica),
-3 Sentinels) is started. A writer on the Docker host sends a steady stream of
+3 Sentinels) is deployed through the product: `infra up` on the real Pulumi engine
+with the offline docker stand-in (INFRA_DOCKER_PROVIDER=standin), in a scratch copy
+of the project (tests/support/enginestack.py: the `local` template's Redis settings
+with mode sentinel and the profile's downAfterMs/failoverTimeoutMs, on a free subnet
+and free ports, Mongo and the edge off), and removed by `infra down` afterwards
+(plus a sweep of anything still labelled with the stack). The timings reported per
+profile are the ones the deployed Sentinels report (SENTINEL MASTERS). Writes
+bench/results/redis_sentinel_failover.json.
+
+A writer on the Docker host sends a steady stream of
 SETs (one client, each SET to a new key, waiting for each reply) to group
 shard-0 through redis-py's Sentinel client (addresses mapped to the published
 ports). Then the shard's primary fails. Measured per round:
@@ -41,15 +47,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import docker
 import redis
 
+from tests.engine.conftest import RefusingProxy, refusing_proxy
 from tests.support import dockerenv
 from tests.support import redissentinel as rs
-from tests.support.capture import run_program
-from tests.support.dockerapply import Applier, sweep
+from tests.support.enginestack import TierStack, deployed_stack, redis_config
 
 RESULTS = Path(__file__).parent / "results" / "redis_sentinel_failover.json"
 PROFILES = [
@@ -59,50 +66,20 @@ PROFILES = [
     ("bitnami defaults", {"downAfterMs": 60000, "failoverTimeoutMs": 180000}),
 ]
 GROUP = "shard-0"
+ENV = {"INFRA_DOCKER_PROVIDER": "standin"}
 
 
 class Deployment:
-    def __init__(self, client: docker.DockerClient, image: str, overrides: dict[str, int]) -> None:
-        self.client = client
-        self.run = dockerenv.run_id()
-        self.password = dockerenv.password()
-        node_base = dockerenv.free_port_block(14)
-        sentinel_base = dockerenv.free_port_block(3)
-        while sentinel_base <= node_base + 13 and node_base <= sentinel_base + 2:
-            sentinel_base = dockerenv.free_port_block(3)
-        redis_config = {
-            "mode": "sentinel",
-            "image": image,
-            "hostPortBase": node_base,
-            "sentinelHostPortBase": sentinel_base,
-            **overrides,
-        }
-        self.capture = run_program(
-            f"bench{self.run}",
-            {"network": {"subnet": dockerenv.free_subnet(client)}, "redis": redis_config},
-            {"redisPassword": self.password},
-        )
-        self.outputs = self.capture.plain_outputs()
-        config = self.capture.named("redis-sentinel-0").spec["uploads"][0]["content"]
-        self.timing = {
-            key: int(value)
-            for key, value in (
-                line.split()[1::2]
-                for line in config.splitlines()
-                if line.startswith(("sentinel down-after", "sentinel failover-timeout"))
-                and f" {GROUP} " in line
-            )
-        }
-        self.down_after_ms = self.timing["down-after-milliseconds"]
-        self.applier = Applier(client, self.run)
+    """A sentinel-mode stack after `infra up`, seen through its outputs."""
 
-    def start(self) -> None:
-        self.applier.apply(self.capture)
-        dockerenv.wait_for(lambda: rs.settled(self.outputs, self.password), timeout=60)
-
-    def destroy(self) -> None:
-        self.applier.applied.destroy()
-        sweep(self.client, self.run)
+    def __init__(self, stack: TierStack) -> None:
+        self.stack = stack
+        self.client = stack.docker
+        self.outputs = stack.outputs()
+        self.password = str(self.outputs["redisPassword"])
+        known = rs.masters(self.outputs["redisSentinels"][0]["hostPort"], self.password)[GROUP]
+        self.down_after_ms = int(known["down-after-milliseconds"])
+        self.failover_timeout_ms = int(known["failover-timeout"])
 
     def primary(self) -> dict[str, Any]:
         port = self.outputs["redisSentinels"][0]["hostPort"]
@@ -114,6 +91,23 @@ class Deployment:
             rs.masters(s["hostPort"], self.password)[GROUP]["ip"] == ip
             for s in self.outputs["redisSentinels"]
         )
+
+
+def sentinel_config(
+    client: docker.DockerClient, image: str, overrides: dict[str, int]
+) -> dict[str, Any]:
+    node_base = dockerenv.free_port_block(14)
+    sentinel_base = dockerenv.free_port_block(3)
+    while sentinel_base <= node_base + 13 and node_base <= sentinel_base + 2:
+        sentinel_base = dockerenv.free_port_block(3)
+    return redis_config(
+        client,
+        image,
+        mode="sentinel",
+        hostPortBase=node_base,
+        sentinelHostPortBase=sentinel_base,
+        **overrides,
+    )
 
 
 class Writer(threading.Thread):
@@ -235,6 +229,8 @@ def crash_round(dep: Deployment) -> dict[str, Any]:
 
 
 def profile(
+    root: Path,
+    proxy: RefusingProxy,
     client: docker.DockerClient,
     image: str,
     name: str,
@@ -242,18 +238,23 @@ def profile(
     rounds: int,
     crash: bool,
 ) -> dict[str, Any]:
-    dep = Deployment(client, image, overrides)
-    try:
-        dep.start()
+    config = sentinel_config(client, image, overrides)
+    with deployed_stack(root, proxy, client, config, ENV) as stack:
+        began = time.monotonic()
+        stack.ok("up", stack.name, "--yes")
+        up_s = time.monotonic() - began
+        dep = Deployment(stack)
+        dockerenv.wait_for(lambda: rs.settled(dep.outputs, dep.password), timeout=60)
         results = [failover_round(dep) for _ in range(rounds)]
         crashed = crash_round(dep) if crash else None
-    finally:
-        dep.destroy()
+        stack.ok("down", stack.name, "--yes")
+        assert stack.leftovers() == [], stack.leftovers()
     writes = [r["write_ok_s"] for r in results]
     out = {
         "profile": name,
         "down_after_ms": dep.down_after_ms,
-        "failover_timeout_ms": dep.timing["failover-timeout"],
+        "failover_timeout_ms": dep.failover_timeout_ms,
+        "infra_up_s": round(up_s, 2),
         "failover_rounds": results,
         "write_ok_median_s": round(statistics.median(writes), 3),
         "write_ok_max_s": round(max(writes), 3),
@@ -272,12 +273,16 @@ def main() -> None:
     client = dockerenv.docker_client()
     image = dockerenv.require_image(client)
     started = time.monotonic()
-    runs = [
-        profile(
-            client, image, name, overrides, args.rounds if not overrides else 1, crash=not overrides
-        )
-        for name, overrides in PROFILES
-    ]
+    runs = []
+    with TemporaryDirectory() as tmp, refusing_proxy() as proxy:
+        for i, (name, overrides) in enumerate(PROFILES):
+            root = Path(tmp) / str(i)
+            root.mkdir()
+            rounds = args.rounds if not overrides else 1
+            runs.append(
+                profile(root, proxy, client, image, name, overrides, rounds, crash=not overrides)
+            )
+        assert proxy.requests == [], proxy.requests
     result = {
         "benchmark": "redis_sentinel_failover",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -287,6 +292,8 @@ def main() -> None:
             "docker": client.version()["Version"],
             "image": image,
         },
+        "deployment": "infra up on the real Pulumi engine, offline docker stand-in "
+        "(INFRA_DOCKER_PROVIDER=standin); one stack per profile",
         "topology": "3 groups x (1 primary + 1 replica), 3 Sentinels, quorum 2",
         "failure": "docker kill (SIGKILL, container stays down) of shard-0's primary under a "
         "steady write load; for the infra defaults also a SIGKILL of its "

@@ -66,11 +66,6 @@ class Capture:
         assert len(matches) == 1, f"{len(matches)} resources named {name}"
         return matches[0]
 
-    def plain_outputs(self) -> dict[str, Any]:
-        """Stack outputs without their secretness flags, as `infra outputs
-        --show-secrets --json` would print them."""
-        return {name: value for name, (value, _) in self.outputs.items()}
-
     def containers(self) -> list[Resource]:
         return self.of_type("docker:index/container:Container")
 

@@ -99,6 +99,7 @@ class KnownPulumiCommand(auto.PulumiCommand):
         super().__init__(root=root)
         if self.version is not None:
             with contextlib.suppress(OSError):
+                cache.parent.mkdir(parents=True, exist_ok=True)
                 cache.write_text(json.dumps({"binary": key, "version": str(self.version)}))
 
 

@@ -67,6 +67,9 @@ class RedisSentinelArgs:
       needs no failover at all (measured); short enough to fail over in ~6 s
       instead of 30-60 s. Redis' 30 s and Bitnami's 60 s are meant for
       networks that partition and flap, which one bridge network does not.
+      It is also the smallest window that rode out a 5 s `docker pause` of a
+      primary without a failover in bench/failover_sweep.py (1000-4500 ms did
+      not).
     - `failover_timeout_ms=30000`: a Sentinel retries a failover of the same
       primary only after 2x this (60 s instead of 6 min when an elected leader
       dies mid-failover); it also bounds how long repointing replicas may take.

@@ -59,7 +59,9 @@ class RedisConfig(Model):
     image: str = "redis:7.4.1"
     shards: int = Field(default=3, ge=1, le=MAX_REDIS_NODES)
     replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
-    node_timeout_ms: int = Field(default=3000, ge=500, le=60000)
+    # 4000: the smallest cluster-node-timeout without a false failover in
+    # bench/failover_sweep.py (README, "Failover windows, measured").
+    node_timeout_ms: int = Field(default=4000, ge=500, le=60000)
     memory_mb: int = Field(default=256, ge=32, le=65536)
     maxmemory_policy: MaxmemoryPolicy = "allkeys-lru"
     appendfsync: Literal["always", "everysec", "no"] = "everysec"

@@ -67,7 +67,7 @@ def test_node_config(capture: Capture) -> None:
     upload = capture.named("redis-node-1").spec["uploads"][0]
     conf = dict(line.split(" ", 1) for line in upload["content"].splitlines())
     assert conf["cluster-enabled"] == "yes"
-    assert conf["cluster-node-timeout"] == "3000"
+    assert conf["cluster-node-timeout"] == "4000"
     assert conf["cluster-announce-ip"] == "172.28.0.11"
     assert conf["cluster-announce-bus-port"] == "16379"
     assert conf["appendonly"] == "yes" and conf["appendfsync"] == "everysec"

@@ -24,7 +24,7 @@ def test_defaults_are_the_design_documents_six_nodes() -> None:
     config = parse_config({})
     assert config.redis.mode == "cluster"
     assert (config.redis.shards, config.redis.replicas, config.redis.node_count) == (3, 1, 6)
-    assert config.redis.node_timeout_ms == 3000
+    assert config.redis.node_timeout_ms == 4000
     assert config.network.subnet == "172.28.0.0/24"
 
 

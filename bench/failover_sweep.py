@@ -72,9 +72,7 @@ import datetime as dt
 import json
 import os
 import platform
-import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -820,36 +818,11 @@ def sweep(
             extra.append(value + 1000)
 
 
-def port_block(count: int, avoid: range = range(0)) -> int:
-    """A base port such that base..base+count-1 are free on 127.0.0.1, below the
-    kernel's ephemeral range: this benchmark opens thousands of short client
-    connections, and one of their source ports can take a published port while
-    its container is down (`docker start` then fails: address already in use)."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for _ in range(200):
-        base = random.randrange(20000, low - count)
-        block = range(base, base + count)
-        if set(block) & set(avoid):
-            continue
-        if all(port_free(p) for p in block):
-            return base
-    raise RuntimeError("no free port block below the ephemeral range")
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def deploy_config(client: docker.DockerClient, image: str, mode: str) -> dict[str, Any]:
     if mode == "cluster":
-        return redis_config(client, image, hostPortBase=port_block(6))
-    node_base = port_block(14)
-    sentinel_base = port_block(3, avoid=range(node_base, node_base + 14))
+        return redis_config(client, image, hostPortBase=dockerenv.free_port_block(6))
+    node_base = dockerenv.free_port_block(14)
+    sentinel_base = dockerenv.free_port_block(3, avoid=range(node_base, node_base + 14))
     return redis_config(
         client, image, mode="sentinel", hostPortBase=node_base, sentinelHostPortBase=sentinel_base
     )

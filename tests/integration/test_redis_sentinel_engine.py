@@ -67,9 +67,7 @@ def deployed(
 ) -> Iterator[Deployed]:
     config = redis_config(docker_client, redis_image)
     node_base = dockerenv.free_port_block(14)
-    sentinel_base = dockerenv.free_port_block(3)
-    while sentinel_base <= node_base + 13 and node_base <= sentinel_base + 2:
-        sentinel_base = dockerenv.free_port_block(3)
+    sentinel_base = dockerenv.free_port_block(3, avoid=range(node_base, node_base + 14))
     config["redis"].update(
         mode="sentinel",
         hostPortBase=node_base,

@@ -10,6 +10,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import docker
 import redis
@@ -60,13 +61,20 @@ def free_subnet(client: docker.DockerClient) -> str:
     raise RuntimeError("no free /24 in 172.30.0.0/16")
 
 
-def free_port_block(count: int) -> int:
-    """A base port such that base..base+count-1 are free on 127.0.0.1."""
+def free_port_block(count: int, avoid: range = range(0)) -> int:
+    """A base port such that base..base+count-1 are free on 127.0.0.1 (and outside
+    `avoid`), below the kernel's ephemeral range: tests and benchmarks open many
+    short client connections, and one of their source ports can take a published
+    port while its container is down (`docker start` then fails: address in use)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(200):
-        base = random.randrange(20000, 40000 - count)
-        if all(_port_free(base + i) for i in range(count)):
+        base = random.randrange(20000, low - count)
+        block = range(base, base + count)
+        if set(block) & set(avoid):
+            continue
+        if all(_port_free(p) for p in block):
             return base
-    raise RuntimeError("no free port block")
+    raise RuntimeError("no free port block below the ephemeral port range")
 
 
 def _port_free(port: int) -> bool:

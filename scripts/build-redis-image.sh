@@ -18,6 +18,8 @@ command -v redis-cli >/dev/null 2>&1 || need_pkgs+=(redis-tools)
 [ -e /usr/bin/redis-sentinel ] || need_pkgs+=(redis-sentinel)
 static_busybox() { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }
 static_busybox || need_pkgs+=(busybox-static)
+# Not for the image: GNU time, with which a test measures the Mongo ping probe's memory.
+[ -x /usr/bin/time ] || need_pkgs+=(time)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
         say "missing ${need_pkgs[*]}: install Debian's redis-server, redis-tools, redis-sentinel and busybox-static, or set INFRA_REDIS_IMAGE to an image you have"

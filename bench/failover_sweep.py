@@ -1002,11 +1002,8 @@ def main() -> None:
         "date": now_utc(),
         "complete": False,
         "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
+            **dockerenv.machine_facts(client, image),
             "python": platform.python_version(),
-            "docker": client.version()["Version"],
-            "image": image,
         },
         "machine_at_start": machine_state(),
         "deployment": "infra up on the real Pulumi engine, offline docker stand-in "

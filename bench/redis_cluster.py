@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import threading
 import time
@@ -282,12 +280,7 @@ def main() -> None:
     result = {
         "benchmark": "redis_cluster",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "docker": client.version()["Version"],
-            "image": image,
-        },
+        "machine": dockerenv.machine_facts(client, image),
         "deployment": "infra up on the real Pulumi engine, offline docker stand-in "
         "(INFRA_DOCKER_PROVIDER=standin); one stack per cluster-node-timeout",
         "formation": formation,

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import statistics
 import threading
@@ -286,12 +285,7 @@ def main() -> None:
     result = {
         "benchmark": "redis_sentinel_failover",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "docker": client.version()["Version"],
-            "image": image,
-        },
+        "machine": dockerenv.machine_facts(client, image),
         "deployment": "infra up on the real Pulumi engine, offline docker stand-in "
         "(INFRA_DOCKER_PROVIDER=standin); one stack per profile",
         "topology": "3 groups x (1 primary + 1 replica), 3 Sentinels, quorum 2",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import platform
 import random
 import secrets
 import socket
@@ -36,6 +37,16 @@ def require_image(client: docker.DockerClient, image: str = LOCAL_REDIS_IMAGE) -
     except docker.errors.ImageNotFound as exc:
         raise RuntimeError(f"image {image} is missing: run scripts/build-redis-image.sh") from exc
     return image
+
+
+def machine_facts(client: docker.DockerClient, image: str) -> dict[str, object]:
+    """What a benchmark's figures were measured on, as its JSON records it."""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "docker": client.version()["Version"],
+        "image": image,
+    }
 
 
 def run_id() -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from cli.docker_provider import STANDIN_BIN
+from cli.engine.docker_provider import STANDIN_BIN
 from tests.engine.conftest import refusing_proxy
 from tests.support import dockerenv
 from tests.support.enginestack import deployed_stack, redis_config

@@ -24,7 +24,7 @@ Then, per value:
 (a) failover time over `--kills` kills: `docker kill` of a current master /
     primary (SIGKILL; the restart policy leaves a killed container down), time
     from the kill to the first write acknowledged by that shard / group. Cluster:
-    `cli/drill.py`'s `cluster_failover` (the `infra drill` code: redis-py's
+    `cli/ops/drill.py`'s `cluster_failover` (the `infra drill` code: redis-py's
     cluster client, the shard of the first master in address order). Sentinel:
     groups in turn; a probe asks the Sentinels for the group's primary
     (redis-py's discovery, which skips a primary they see down) and SETs a key
@@ -90,10 +90,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cli import drill, rediskit
+from cli.ops import cluster as rediskit
+from cli.ops import drill
 from tests.engine.conftest import RefusingProxy, refusing_proxy
 from tests.support import dockerenv
-from tests.support import redissentinel as rs
+from cli.ops import sentinel as rs
 from tests.support.enginestack import TierStack, deployed_stack, redis_config
 
 RESULTS = Path(__file__).parent / "results" / "failover_sweep.json"

@@ -47,7 +47,7 @@ from typing import Any
 
 import docker
 
-from cli import rediskit
+from cli.ops import cluster as rediskit
 from stacks import addressing
 from tests.engine.conftest import RefusingProxy, Result, finish, refusing_proxy
 from tests.support import dockerenv

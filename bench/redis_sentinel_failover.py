@@ -54,7 +54,7 @@ import redis
 
 from tests.engine.conftest import RefusingProxy, refusing_proxy
 from tests.support import dockerenv
-from tests.support import redissentinel as rs
+from cli.ops import sentinel as rs
 from tests.support.enginestack import TierStack, deployed_stack, redis_config
 
 RESULTS = Path(__file__).parent / "results" / "redis_sentinel_failover.json"

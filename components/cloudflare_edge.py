@@ -12,7 +12,6 @@ rule's config name. A second ruleset for a phase would fail at apply time with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -32,6 +31,7 @@ from components.cloudflare_types import (
     RuleBase,
     RulesetConfig,
 )
+from components.edge_config import EdgeConfig, EdgeExports
 
 # Settings that must be applied after others: WebP is part of Polish.
 SETTING_AFTER: dict[str, tuple[str, ...]] = {"webp": ("polish",)}
@@ -41,22 +41,6 @@ PHASE_ACTIONS = {
     "http_request_firewall_managed": "execute",
     "ddos_l7": "execute",
 }
-
-
-@dataclass
-class CloudflareEdgeArgs:
-    """Inputs of a CloudflareEdge.
-
-    `zone_id` may be an Output (zone looked up by name); `import_zone_id` is the
-    literal zone id, needed only to compose import ids (an import id must be
-    known before the program runs, so it cannot wait for a lookup).
-    """
-
-    zone_id: pulumi.Input[str]
-    records: Sequence[EdgeRecord]
-    settings: Mapping[str, str]
-    rulesets: Sequence[RulesetConfig]
-    import_zone_id: str | None = None
 
 
 def zone_id_by_name(zone: str, account_id: str) -> pulumi.Output[str]:
@@ -290,28 +274,37 @@ class CloudflareEdge(pulumi.ComponentResource):
     ruleset_ids: pulumi.Output[dict[str, str]]
 
     def __init__(
-        self, name: str, args: CloudflareEdgeArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: EdgeConfig,
+        zone_id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`zone_id` is `config.zone_id`, or an Output when the stack looks the
+        zone up by name (`zone_id_by_name`); imports need the literal
+        `config.zone_id`, since an import id must be known before the program
+        runs and cannot wait for a lookup."""
         super().__init__("infra:cloudflare:Edge", name, None, opts)
-        self._args = args
-        aliases = record_aliases(args.records)
-        waits = address_successors(args.records)
+        self.config, self._zone_id = config, zone_id
+        self._records = config.edge_records()
+        aliases = record_aliases(self._records)
+        waits = address_successors(self._records)
         records: dict[str, cloudflare.DnsRecord] = {}
-        for r in args.records:
+        for r in self._records:
             after = [records[waits[r.key]]] if waits.get(r.key) in records else []
             records[r.key] = self._record(name, r, aliases.get(r.key, []), after)
-        self._settings(name, args.settings)
+        self._settings(name, config.settings.values())
         rulesets: dict[str, cloudflare.Ruleset] = {
-            rs.phase: self._ruleset(name, rs) for rs in args.rulesets
+            rs.phase: self._ruleset(name, rs) for rs in config.rulesets
         }
         self._set_outputs(records, rulesets)
 
     def _import(self, kind: str, object_id: str | None) -> str | None:
         if object_id is None:
             return None
-        zone = self._args.import_zone_id
+        zone = self.config.zone_id
         if zone is None:  # the config model refuses this; keep the component honest
-            raise ValueError(f"importing a {kind} needs the literal zone id (import_zone_id)")
+            raise ValueError(f"importing a {kind} needs the literal zone id (edge.zoneId)")
         return f"zones/{zone}/{object_id}" if kind == "ruleset" else f"{zone}/{object_id}"
 
     def _settings(self, name: str, settings: Mapping[str, str]) -> None:
@@ -323,7 +316,7 @@ class CloudflareEdge(pulumi.ComponentResource):
             after = [made[d] for d in SETTING_AFTER.get(setting_id, ()) if d in made]
             made[setting_id] = cloudflare.ZoneSetting(
                 f"{name}-setting-{setting_id}",
-                zone_id=self._args.zone_id,
+                zone_id=self._zone_id,
                 setting_id=setting_id,
                 value=value,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after),
@@ -338,7 +331,7 @@ class CloudflareEdge(pulumi.ComponentResource):
     ) -> cloudflare.DnsRecord:
         return cloudflare.DnsRecord(
             f"{name}-dns-{record.key}",
-            zone_id=self._args.zone_id,
+            zone_id=self._zone_id,
             **record_args(record),
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -352,7 +345,7 @@ class CloudflareEdge(pulumi.ComponentResource):
     def _ruleset(self, name: str, ruleset: RulesetConfig) -> cloudflare.Ruleset:
         return cloudflare.Ruleset(
             f"{name}-ruleset-{ruleset.phase}",
-            zone_id=self._args.zone_id,
+            zone_id=self._zone_id,
             kind="zone",
             phase=ruleset.phase,
             name=ruleset.name,
@@ -372,8 +365,8 @@ class CloudflareEdge(pulumi.ComponentResource):
     def _set_outputs(
         self, records: dict[str, cloudflare.DnsRecord], rulesets: dict[str, cloudflare.Ruleset]
     ) -> None:
-        by_key = {r.key: r for r in self._args.records}
-        self.zone_id = pulumi.Output.from_input(self._args.zone_id)
+        by_key = {r.key: r for r in self._records}
+        self.zone_id = pulumi.Output.from_input(self._zone_id)
         self.records = pulumi.Output.all(
             *[record_output(by_key[key], res) for key, res in records.items()]
         )
@@ -383,4 +376,10 @@ class CloudflareEdge(pulumi.ComponentResource):
         )
         self.register_outputs(
             {"zoneId": self.zone_id, "records": self.records, "rulesetIds": self.ruleset_ids}
+        )
+
+    def exports(self) -> dict[str, Any]:
+        """The stack outputs of this component (see EdgeExports)."""
+        return EdgeExports.outputs(
+            edge_zone_id=self.zone_id, edge_records=self.records, edge_ruleset_ids=self.ruleset_ids
         )

@@ -1,6 +1,6 @@
 """Typed args of `components.cloudflare_edge`: records, rules and rulesets.
 
-These pydantic models are both what the stack config (`stacks.config.edge`)
+These pydantic models are both what the stack config (`components.edge_config`)
 parses from `infra:edge` and what the CloudflareEdge component takes (it
 dispatches on their classes). They live here, in the components layer, so the
 component never imports from `stacks/`.
@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components import cloudflare_expressions as expressions
-from components.typed_args import Model, field_error
+from components.config_base import Model, field_error
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

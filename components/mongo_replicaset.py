@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pulumi
 import pulumi_docker as docker
 
-from components import docker_common as dc
+from components import docker_node as dn
+from components.mongo_config import ARBITER_PORT_OFFSET, MemberRole, MongoConfig, MongoExports
 
 KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile"
 KEYFILE_PATH = "/etc/mongo-keyfile"
@@ -28,9 +29,6 @@ MONGOD_USER = "mongodb"  # uid/gid 999 in the official image
 MIN_CACHE_GB = 0.25  # WiredTiger's smallest cache
 ARBITER_MEMORY_MB = 512
 INIT_MEMORY_MB = 256
-# The arbiter listens on port_base + 50: MongoDB allows 50 members, so no data
-# member ever has that port, and adding or removing data members never moves it.
-ARBITER_PORT_OFFSET = 50
 # mongod's keyFile: 6-1024 characters of the base64 alphabet, whitespace ignored,
 # padding not required (docs: "Keyfiles", security-internal-authentication).
 KEY_FILE_RE = re.compile(r"^[A-Za-z0-9+/=]{6,1024}$")
@@ -43,67 +41,44 @@ INIT_HEALTH = f"[ -f {HEALTH_FILE} ] && [ $(( $(date +%s) - $(stat -c %Y {HEALTH
 
 
 @dataclass(frozen=True)
-class MemberRole:
-    """Replica set settings of one data-bearing member (see MongoConfig)."""
+class Layout:
+    """Where every member sits, and the roles they hold.
 
-    priority: float = 1.0
-    votes: int = 1
-    hidden: bool = False
-    secondary_delay_secs: int = 0
-
-
-@dataclass
-class MongoReplicaSetArgs:
-    """Inputs of a MongoReplicaSet.
-
-    `member_ips` are fixed addresses on `network_name`, one per data-bearing
-    member; the arbiter has its own `arbiter_ip` and port (`port_base + 50`),
-    so that going from 3 members to 2 + arbiter never hands the arbiter the
-    address or port of a member that still runs (Pulumi creates the new
-    container before it deletes the old one). `init_ip` is the init
-    container's address. Member i listens on `port_base + i` inside its
-    container and, when `publish` is set, on the same port of `host_bind`.
+    Data member i has the i-th address of the stack's Mongo block and listens
+    on `port_base + i` inside its container and, when `publish` is set, on the
+    same port of `host_bind`. The arbiter has its own address block and port
+    (`port_base + 50`), so that going from 3 members to 2 + arbiter never hands
+    the arbiter the address or port of a member that still runs (Pulumi
+    creates the new container before it deletes the old one).
     """
 
-    network_name: pulumi.Input[str]
-    member_ips: Sequence[str]
-    init_ip: str
-    root_password: pulumi.Input[str]
-    key_file: pulumi.Input[str]
-    name_prefix: str
-    members: Sequence[MemberRole] = (MemberRole(priority=2.0), MemberRole(), MemberRole())
-    image: str = "mongo:8.0.4"
-    replica_set: str = "rs0"
-    arbiter: bool = False
-    memory_mb: int = 1024
-    port_base: int = 27017
-    publish: bool = True
-    host_bind: str = "127.0.0.1"
-    root_user: str = "root"
-    auth_source: str = "admin"
-    read_preference: str = "primary"
-    labels: Mapping[str, str] = field(default_factory=dict)
-    arbiter_ip: str = ""
+    config: MongoConfig
+    site: dn.Site
+    roles: tuple[MemberRole, ...]
+
+    @classmethod
+    def of(cls, config: MongoConfig, site: dn.Site) -> Layout:
+        return cls(config, site, tuple(config.member_roles()))
 
     @property
     def member_count(self) -> int:
-        return len(self.members) + int(self.arbiter)
+        return len(self.roles) + int(self.config.arbiter)
 
     def host_name(self, i: int) -> str:
         """Container name, hostname and network alias of member i: the name the
         replica set config advertises, so it must never change."""
-        if self.arbiter and i == len(self.members):
-            return f"{self.name_prefix}-arbiter"
-        return f"{self.name_prefix}-{i}"
+        return f"{self.site.prefix}-arbiter" if self.is_arbiter(i) else f"{self.site.prefix}-{i}"
 
     def is_arbiter(self, i: int) -> bool:
-        return self.arbiter and i == len(self.members)
+        return self.config.arbiter and i == len(self.roles)
 
     def port(self, i: int) -> int:
-        return self.port_base + (ARBITER_PORT_OFFSET if self.is_arbiter(i) else i)
+        return self.config.port_base + (ARBITER_PORT_OFFSET if self.is_arbiter(i) else i)
 
     def ip(self, i: int) -> str:
-        return self.arbiter_ip if self.is_arbiter(i) else self.member_ips[i]
+        if self.is_arbiter(i):
+            return self.site.ips("mongo-arbiter", 1)[0]
+        return self.site.ips("mongo", i + 1)[i]
 
     def member_host(self, i: int) -> str:
         return f"{self.host_name(i)}:{self.port(i)}"
@@ -137,7 +112,7 @@ def check_key_file(value: str) -> str:
     return text + "\n"
 
 
-def mongod_command(args: MongoReplicaSetArgs, i: int) -> list[str]:
+def mongod_command(layout: Layout, i: int) -> list[str]:
     """Copy the keyFile into place with the owner and mode mongod demands, then
     hand over to the image's entrypoint.
 
@@ -149,18 +124,18 @@ def mongod_command(args: MongoReplicaSetArgs, i: int) -> list[str]:
     and only runs when MONGO_INITDB_ROOT_USERNAME/PASSWORD are set) never runs:
     the init container initiates the set and creates the root user instead.
     """
-    arbiter = args.is_arbiter(i)
-    cache = MIN_CACHE_GB if arbiter else cache_size_gb(args.memory_mb)
+    arbiter = layout.is_arbiter(i)
+    cache = MIN_CACHE_GB if arbiter else cache_size_gb(layout.config.memory_mb)
     mongod = [
         "docker-entrypoint.sh",
         "mongod",
         "--replSet",
-        args.replica_set,
+        layout.config.replica_set,
         "--keyFile",
         KEYFILE_PATH,
         "--bind_ip_all",
         "--port",
-        str(args.port(i)),
+        str(layout.port(i)),
         "--wiredTigerCacheSizeGB",
         f"{cache:g}",
     ]
@@ -183,24 +158,24 @@ def member_health(port: int) -> str:
     return f"bash {PING_SH} {port}"
 
 
-def rs_spec(args: MongoReplicaSetArgs) -> dict[str, Any]:
+def rs_spec(layout: Layout) -> dict[str, Any]:
     """The desired set, as mongo-rs-plan.js reads it from RS_SPEC."""
     members: list[dict[str, Any]] = [
         {
-            "host": args.member_host(i),
+            "host": layout.member_host(i),
             "priority": role.priority,
             "votes": role.votes,
             "hidden": role.hidden,
             "secondaryDelaySecs": role.secondary_delay_secs,
             "arbiterOnly": False,
         }
-        for i, role in enumerate(args.members)
+        for i, role in enumerate(layout.roles)
     ]
-    if args.arbiter:
-        i = len(args.members)
+    if layout.config.arbiter:
+        i = len(layout.roles)
         members.append(
             {
-                "host": args.member_host(i),
+                "host": layout.member_host(i),
                 "priority": 0,
                 "votes": 1,
                 "hidden": False,
@@ -209,29 +184,27 @@ def rs_spec(args: MongoReplicaSetArgs) -> dict[str, Any]:
             }
         )
     return {
-        "setName": args.replica_set,
-        "rootUser": args.root_user,
-        "authSource": args.auth_source,
+        "setName": layout.config.replica_set,
+        "rootUser": layout.config.root_user,
+        "authSource": layout.config.auth_source,
         "members": members,
     }
 
 
-def client_hosts(args: MongoReplicaSetArgs) -> list[str]:
+def client_hosts(layout: Layout) -> list[str]:
     """Seed list for clients: visible data-bearing members (hidden ones never
     serve clients; an arbiter holds no data)."""
-    return [args.member_host(i) for i, role in enumerate(args.members) if not role.hidden]
+    return [layout.member_host(i) for i, role in enumerate(layout.roles) if not role.hidden]
 
 
-def connection_url(
-    args: MongoReplicaSetArgs, password: str, hosts: Sequence[str], **extra: str
-) -> str:
-    query = {"authSource": args.auth_source, **extra}
-    creds = f"{quote(args.root_user, safe='')}:{quote(password, safe='')}"
+def connection_url(layout: Layout, password: str, hosts: Sequence[str], **extra: str) -> str:
+    query = {"authSource": layout.config.auth_source, **extra}
+    creds = f"{quote(layout.config.root_user, safe='')}:{quote(password, safe='')}"
     return f"mongodb://{creds}@{','.join(hosts)}/?{urlencode(query)}"
 
 
-def preferred_primary(args: MongoReplicaSetArgs) -> int:
-    return max(range(len(args.members)), key=lambda i: args.members[i].priority)
+def preferred_primary(layout: Layout) -> int:
+    return max(range(len(layout.roles)), key=lambda i: layout.roles[i].priority)
 
 
 class MongoReplicaSet(pulumi.ComponentResource):
@@ -255,73 +228,69 @@ class MongoReplicaSet(pulumi.ComponentResource):
     root_password: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: MongoReplicaSetArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: MongoConfig,
+        site: dn.Site,
+        root_password: pulumi.Input[str],
+        key_file: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("infra:mongo:ReplicaSet", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        password = pulumi.Output.secret(args.root_password)
-        key_file = pulumi.Output.secret(args.key_file).apply(check_key_file)
-        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        containers = [
-            self._member(name, args, i, image, key_file) for i in range(args.member_count)
-        ]
-        init = self._init(name, args, image, key_file, password, containers)
-        self._set_outputs(args, password, init)
+        layout = Layout.of(config, site)
+        password = pulumi.Output.secret(root_password)
+        key = pulumi.Output.secret(key_file).apply(check_key_file)
+        image = dn.node_image(name, config.image, self)
+        containers = [self._member(name, layout, i, image, key) for i in range(layout.member_count)]
+        init = self._init(name, layout, image, key, password, containers)
+        self._set_outputs(layout, password, init)
 
     def _member(
         self,
         name: str,
-        args: MongoReplicaSetArgs,
+        layout: Layout,
         i: int,
         image: docker.RemoteImage,
         key_file: pulumi.Output[str],
     ) -> docker.Container:
-        host = args.host_name(i)
-        port = args.port(i)
-        arbiter = args.is_arbiter(i)
+        host, port, arbiter = layout.host_name(i), layout.port(i), layout.is_arbiter(i)
+        node = dn.Node(host, layout.ip(i), port, port if layout.config.publish else None)
         suffix = "arbiter" if arbiter else str(i)
-        volume = docker.Volume(
-            f"{name}-data-{suffix}",
-            name=f"{host}-data",
-            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in args.labels.items()],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        ports = (
-            [docker.ContainerPortArgs(internal=port, external=port, ip=args.host_bind)]
-            if args.publish
-            else []
-        )
-        return dc.service_container(
+        volume = dn.data_volume(f"{name}-data-{suffix}", host, layout.site.labels, self)
+        return dn.service_container(
             f"{name}-{'arbiter' if arbiter else f'member-{i}'}",
             name=host,
             hostname=host,
             image=image.image_id,
-            command=mongod_command(args, i),
+            command=mongod_command(layout, i),
             uploads=[
                 docker.ContainerUploadArgs(
                     file=KEYFILE_UPLOAD, content=key_file, permissions="0400"
                 ),
                 docker.ContainerUploadArgs(
-                    file=PING_SH, content=dc.script_text("mongo-ping.sh"), permissions="0755"
+                    file=PING_SH, content=dn.script_text("mongo-ping.sh"), permissions="0755"
                 ),
             ],
-            networks_advanced=dc.network_attachment(args.network_name, args.ip(i), [host]),
-            ports=ports,
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=DATA_DIR)],
-            healthcheck=dc.shell_healthcheck(
+            networks_advanced=dn.network_attachment(layout.site.network, layout.ip(i), [host]),
+            ports=node.published(layout.site.host_bind),
+            volumes=dn.volume_mount(volume, DATA_DIR),
+            healthcheck=dn.shell_healthcheck(
                 member_health(port), interval="5s", timeout="10s", retries=6, start_period="30s"
             ),
-            memory=ARBITER_MEMORY_MB if arbiter else args.memory_mb,
+            memory=ARBITER_MEMORY_MB if arbiter else layout.config.memory_mb,
             wait_timeout=120,
-            stop_grace_s=dc.MONGO_STOP_GRACE_S,
-            labels={**args.labels, "infra.role": "mongo-arbiter" if arbiter else "mongo-member"},
+            stop_grace_s=dn.MONGO_STOP_GRACE_S,
+            labels={
+                **layout.site.labels,
+                "infra.role": "mongo-arbiter" if arbiter else "mongo-member",
+            },
             parent=self,
         )
 
     def _init(
         self,
         name: str,
-        args: MongoReplicaSetArgs,
+        layout: Layout,
         image: docker.RemoteImage,
         key_file: pulumi.Output[str],
         password: pulumi.Output[str],
@@ -342,20 +311,21 @@ class MongoReplicaSet(pulumi.ComponentResource):
         alone, and a changed member list replaces it: the new one reconfigures
         the running set one safe step at a time.
         """
-        init_name = f"{args.name_prefix}-init"
+        init_name = f"{layout.site.prefix}-init"
+        init_ip = layout.site.ips("mongo-init", 1)[0]
         uploads = [
             docker.ContainerUploadArgs(
-                file=INIT_JS, content=dc.script_text("mongo-rs-init.js"), permissions="0644"
+                file=INIT_JS, content=dn.script_text("mongo-rs-init.js"), permissions="0644"
             ),
             docker.ContainerUploadArgs(
-                file=PLAN_JS, content=dc.script_text("mongo-rs-plan.js"), permissions="0644"
+                file=PLAN_JS, content=dn.script_text("mongo-rs-plan.js"), permissions="0644"
             ),
             docker.ContainerUploadArgs(file=KEYFILE_UPLOAD, content=key_file, permissions="0400"),
             docker.ContainerUploadArgs(
                 file=ROOT_PASSWORD_PATH, content=password, permissions="0400"
             ),
         ]
-        return dc.service_container(
+        return dn.service_container(
             f"{name}-init",
             name=init_name,
             hostname=init_name,
@@ -364,7 +334,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
             # mongodb user, who could not read the root-owned secrets.
             command=["sh", "-c", f"exec mongosh --nodb --quiet --norc {INIT_JS}"],
             envs=[
-                f"RS_SPEC={json.dumps(rs_spec(args), sort_keys=True)}",
+                f"RS_SPEC={json.dumps(rs_spec(layout), sort_keys=True)}",
                 f"PLAN_JS={PLAN_JS}",
                 f"KEYFILE={KEYFILE_UPLOAD}",
                 f"ROOT_PASSWORD_FILE={ROOT_PASSWORD_PATH}",
@@ -372,27 +342,27 @@ class MongoReplicaSet(pulumi.ComponentResource):
                 "WAIT_SECONDS=240",
             ],
             uploads=uploads,
-            networks_advanced=dc.network_attachment(args.network_name, args.init_ip, [init_name]),
-            healthcheck=dc.shell_healthcheck(
+            networks_advanced=dn.network_attachment(layout.site.network, init_ip, [init_name]),
+            healthcheck=dn.shell_healthcheck(
                 INIT_HEALTH, interval="3s", retries=3, start_period="4m0s"
             ),
             memory=INIT_MEMORY_MB,
             wait_timeout=300,
-            labels={**args.labels, "infra.role": "mongo-init"},
+            labels={**layout.site.labels, "infra.role": "mongo-init"},
             parent=self,
             depends_on=members,
         )
 
     def _set_outputs(
-        self, args: MongoReplicaSetArgs, password: pulumi.Output[str], init: docker.Container
+        self, layout: Layout, password: pulumi.Output[str], init: docker.Container
     ) -> None:
-        spec = rs_spec(args)
+        spec = rs_spec(layout)
         members = [
             {
-                "name": args.host_name(i),
+                "name": layout.host_name(i),
                 "host": m["host"],
-                "ip": args.ip(i),
-                "hostPort": args.port(i) if args.publish else None,
+                "ip": layout.ip(i),
+                "hostPort": layout.port(i) if layout.config.publish else None,
                 "priority": m["priority"],
                 "votes": m["votes"],
                 "hidden": m["hidden"],
@@ -401,29 +371,32 @@ class MongoReplicaSet(pulumi.ComponentResource):
             }
             for i, m in enumerate(spec["members"])
         ]
-        rs_options = {"replicaSet": args.replica_set, "readPreference": args.read_preference}
-        direct = args.member_host(preferred_primary(args)).split(":")[1]
-        host_ip = "127.0.0.1" if args.host_bind == "0.0.0.0" else args.host_bind
-        names = " ".join(args.host_name(i) for i in range(args.member_count))
+        rs_options = {
+            "replicaSet": layout.config.replica_set,
+            "readPreference": layout.config.read_preference,
+        }
+        direct = layout.member_host(preferred_primary(layout)).split(":")[1]
+        host_ip = "127.0.0.1" if layout.site.host_bind == "0.0.0.0" else layout.site.host_bind
+        names = " ".join(layout.host_name(i) for i in range(layout.member_count))
         # The URLs depend on the init container: they are only useful once the
         # set is initiated and the root user exists.
         ready = pulumi.Output.all(password, init.id)
         self.members = pulumi.Output.from_input(members)
         self.root_password = password
         self.url = ready.apply(
-            lambda v: connection_url(args, v[0], client_hosts(args), **rs_options)
+            lambda v: connection_url(layout, v[0], client_hosts(layout), **rs_options)
         )
         self.host_url = ready.apply(
             lambda v: (
-                connection_url(args, v[0], client_hosts(args), **rs_options)
-                if args.publish
+                connection_url(layout, v[0], client_hosts(layout), **rs_options)
+                if layout.config.publish
                 else None
             )
         )
         self.host_direct_url = ready.apply(
             lambda v: (
-                connection_url(args, v[0], [f"{host_ip}:{direct}"], directConnection="true")
-                if args.publish
+                connection_url(layout, v[0], [f"{host_ip}:{direct}"], directConnection="true")
+                if layout.config.publish
                 else None
             )
         )
@@ -437,4 +410,15 @@ class MongoReplicaSet(pulumi.ComponentResource):
                 "hostsEntry": self.hosts_entry,
                 "rootPassword": self.root_password,
             }
+        )
+
+    def exports(self) -> dict[str, Any]:
+        """The stack outputs of this component (see MongoExports)."""
+        return MongoExports.outputs(
+            mongo_members=self.members,
+            mongo_url=self.url,
+            mongo_host_url=self.host_url,
+            mongo_host_direct_url=self.host_direct_url,
+            mongo_hosts_entry=self.hosts_entry,
+            mongo_root_password=self.root_password,
         )

@@ -21,18 +21,18 @@ bench/redis_sentinel_failover.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_docker as docker
 
-from components import docker_common as dc
-from components.redis_cluster import maxmemory_mb
+from components import docker_node as dn
+from components.redis_config import SENTINEL_GROUP_STRIDE, RedisConfig, RedisSentinelExports
 
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
+SENTINEL_MEMORY_MB = 64
 TEMPLATE_DIR = "/usr/local/etc/redis"
 NODE_TEMPLATE = f"{TEMPLATE_DIR}/redis.conf.tpl"
 SENTINEL_TEMPLATE = f"{TEMPLATE_DIR}/sentinel.conf.tpl"
@@ -45,17 +45,18 @@ SCRIPT_NAME = "redis-sentinel-ha.sh"
 SCRIPT_PATH = f"/usr/local/bin/{SCRIPT_NAME}"
 
 
-@dataclass
-class RedisSentinelArgs:
-    """Inputs of a RedisSentinel.
+@dataclass(frozen=True)
+class Layout:
+    """Where every node of a Sentinel topology sits.
 
-    `node_ips` is the Redis address block: member k of group g sits at
-    `node_ips[g * group_stride + k]` (and is published on
-    `host_port_base + g * group_stride + k`), so adding groups or replicas never
-    moves a node whose address Sentinel has recorded. `sentinel_ips[j]` is
-    Sentinel j's address. Addresses are fixed, and everything is announced by
-    IP: no hostname resolution, so a stopped container cannot cause "Failed to
-    resolve hostname".
+    Member k of group g sits at offset `g * SENTINEL_GROUP_STRIDE + k` of the
+    Redis address block (and is published on `host_port_base` + that offset),
+    so adding groups or replicas never moves a node whose address Sentinel has
+    recorded. Sentinel j sits at the j-th address of the Sentinel block.
+    Addresses are fixed, and everything is announced by IP: no hostname
+    resolution, so a stopped container cannot cause "Failed to resolve hostname".
+
+    Why the defaults are what they are (components/redis_config.py holds them):
 
     Timing defaults (Redis' own: down-after 30000 ms, failover-timeout 180000
     ms; Bitnami's chart: down-after 60000 ms) are tuned for one Docker host:
@@ -89,61 +90,38 @@ class RedisSentinelArgs:
     replica per group: no bound beyond replication lag).
     """
 
-    network_name: pulumi.Input[str]
-    node_ips: Sequence[str]
-    sentinel_ips: Sequence[str]
-    password: pulumi.Input[str]
-    name_prefix: str
-    image: str = "redis:7.4.1"
-    shards: int = 3
-    replicas: int = 1
-    group_stride: int = 6
-    sentinels: int = 3
-    quorum: int = 2
-    down_after_ms: int = 5000
-    failover_timeout_ms: int = 30000
-    parallel_syncs: int = 1
-    min_replicas_to_write: int = 0
-    min_replicas_max_lag_s: int = 10
-    memory_mb: int = 256
-    sentinel_memory_mb: int = 64
-    maxmemory_policy: str = "allkeys-lru"
-    appendfsync: str = "everysec"
-    host_bind: str = "127.0.0.1"
-    host_port_base: int | None = 7000
-    sentinel_host_port_base: int | None = 26379
-    labels: Mapping[str, str] = field(default_factory=dict)
+    config: RedisConfig
+    site: dn.Site
 
     def members(self) -> list[tuple[int, int]]:
         """(group, member) of every data node; member 0 starts as the primary."""
-        return [(g, k) for g in range(self.shards) for k in range(1 + self.replicas)]
+        return [(g, k) for g in range(self.config.shards) for k in range(1 + self.config.replicas)]
 
-    def offset(self, g: int, k: int) -> int:
-        return g * self.group_stride + k
+    def node(self, g: int, k: int) -> dn.Node:
+        offset = g * SENTINEL_GROUP_STRIDE + k
+        ip = self.site.ips("redis", offset + 1)[offset]
+        base = self.config.host_port_base
+        port = None if base is None else base + offset
+        return dn.Node(f"{self.site.prefix}-{g}-{k}", ip, REDIS_PORT, port)
 
-    def node_ip(self, g: int, k: int) -> str:
-        return self.node_ips[self.offset(g, k)]
+    def sentinel(self, j: int) -> dn.Node:
+        ip = self.site.ips("sentinel", j + 1)[j]
+        base = self.config.sentinel_host_port_base
+        port = None if base is None else base + j
+        return dn.Node(f"{self.site.prefix}-sentinel-{j}", ip, SENTINEL_PORT, port)
 
-    def node_host_port(self, g: int, k: int) -> int | None:
-        base = self.host_port_base
-        return None if base is None else base + self.offset(g, k)
+    def nodes(self) -> list[dn.Node]:
+        return [self.node(g, k) for g, k in self.members()]
 
-    def sentinel_host_port(self, j: int) -> int | None:
-        base = self.sentinel_host_port_base
-        return None if base is None else base + j
-
-    def node_name(self, g: int, k: int) -> str:
-        return f"{self.name_prefix}-{g}-{k}"
-
-    def sentinel_name(self, j: int) -> str:
-        return f"{self.name_prefix}-sentinel-{j}"
+    def sentinels(self) -> list[dn.Node]:
+        return [self.sentinel(j) for j in range(self.config.sentinels)]
 
 
 def master_set(g: int) -> str:
     return f"shard-{g}"
 
 
-def node_conf(args: RedisSentinelArgs, g: int, k: int, password: str) -> str:
+def node_conf(layout: Layout, g: int, k: int, password: str) -> str:
     """redis.conf template of member k of group g.
 
     `replica-announce-ip/-port` make the primary (and so Sentinel) list this
@@ -151,28 +129,22 @@ def node_conf(args: RedisSentinelArgs, g: int, k: int, password: str) -> str:
     Member 0 starts as the primary; after that the role is Sentinel's: the start
     script keeps the `replicaof` line Sentinel last wrote (CONFIG REWRITE).
     """
-    lines = [
-        f"port {REDIS_PORT}",
-        "bind 0.0.0.0",
-        "protected-mode no",
-        "dir /data",
-        "appendonly yes",
-        f"appendfsync {args.appendfsync}",
-        f"maxmemory {maxmemory_mb(args.memory_mb)}mb",
-        f"maxmemory-policy {args.maxmemory_policy}",
-        f"requirepass {password}",
-        f"masterauth {password}",
-        f"replica-announce-ip {args.node_ip(g, k)}",
+    config = layout.config
+    lines = dn.redis_base_conf(
+        REDIS_PORT, config.memory_mb, config.maxmemory_policy, config.appendfsync, password
+    )
+    lines += [
+        f"replica-announce-ip {layout.node(g, k).ip}",
         f"replica-announce-port {REDIS_PORT}",
-        f"min-replicas-to-write {args.min_replicas_to_write}",
-        f"min-replicas-max-lag {args.min_replicas_max_lag_s}",
+        f"min-replicas-to-write {config.sentinel_min_replicas_to_write}",
+        f"min-replicas-max-lag {config.min_replicas_max_lag_s}",
     ]
     if k > 0:
-        lines.append(f"replicaof {args.node_ip(g, 0)} {REDIS_PORT}")
+        lines.append(f"replicaof {layout.node(g, 0).ip} {REDIS_PORT}")
     return "\n".join([*lines, ""])
 
 
-def sentinel_conf(args: RedisSentinelArgs, j: int, password: str) -> str:
+def sentinel_conf(layout: Layout, j: int, password: str) -> str:
     """sentinel.conf template of Sentinel j.
 
     `sentinel announce-ip/-port` pin what this Sentinel advertises to its peers
@@ -180,52 +152,29 @@ def sentinel_conf(args: RedisSentinelArgs, j: int, password: str) -> str:
     `sentinel sentinel-pass` is what it sends to its (equally protected) peers;
     `sentinel auth-pass` is what it sends to the data nodes.
     """
+    config = layout.config
     lines = [
         f"port {SENTINEL_PORT}",
         "bind 0.0.0.0",
         "protected-mode no",
         "dir /data",
-        f"sentinel announce-ip {args.sentinel_ips[j]}",
+        f"sentinel announce-ip {layout.sentinel(j).ip}",
         f"sentinel announce-port {SENTINEL_PORT}",
         "sentinel resolve-hostnames no",
         "sentinel announce-hostnames no",
         f"requirepass {password}",
         f"sentinel sentinel-pass {password}",
     ]
-    for g in range(args.shards):
+    for g in range(config.shards):
         name = master_set(g)
         lines += [
-            f"sentinel monitor {name} {args.node_ip(g, 0)} {REDIS_PORT} {args.quorum}",
+            f"sentinel monitor {name} {layout.node(g, 0).ip} {REDIS_PORT} {config.sentinel_quorum}",
             f"sentinel auth-pass {name} {password}",
-            f"sentinel down-after-milliseconds {name} {args.down_after_ms}",
-            f"sentinel failover-timeout {name} {args.failover_timeout_ms}",
-            f"sentinel parallel-syncs {name} {args.parallel_syncs}",
+            f"sentinel down-after-milliseconds {name} {config.down_after_ms}",
+            f"sentinel failover-timeout {name} {config.failover_timeout_ms}",
+            f"sentinel parallel-syncs {name} {config.parallel_syncs}",
         ]
     return "\n".join([*lines, ""])
-
-
-def host_address_map(args: RedisSentinelArgs) -> dict[str, str]:
-    """Announced `ip:port` -> published `host:port`, for clients on the Docker host.
-
-    Sentinel answers with the fixed container addresses; a host client cannot
-    reach those and maps them through this table (docs/redis-sentinel.md).
-    """
-    remap = {}
-    for g, k in args.members():
-        port = args.node_host_port(g, k)
-        if port is not None:
-            remap[f"{args.node_ip(g, k)}:{REDIS_PORT}"] = f"{args.host_bind}:{port}"
-    for j in range(args.sentinels):
-        port = args.sentinel_host_port(j)
-        if port is not None:
-            remap[f"{args.sentinel_ips[j]}:{SENTINEL_PORT}"] = f"{args.host_bind}:{port}"
-    return remap
-
-
-def _published(port: int | None, internal: int, bind: str) -> list[docker.ContainerPortArgs]:
-    if port is None:
-        return []
-    return [docker.ContainerPortArgs(internal=internal, external=port, ip=bind)]
 
 
 class RedisSentinel(pulumi.ComponentResource):
@@ -246,68 +195,55 @@ class RedisSentinel(pulumi.ComponentResource):
     password: pulumi.Output[str]
 
     def __init__(
-        self, name: str, args: RedisSentinelArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: RedisConfig,
+        site: dn.Site,
+        password: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("infra:redis:Sentinel", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        password = pulumi.Output.secret(args.password)
-        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        nodes = [self._node(name, args, g, k, image, password) for g, k in args.members()]
-        sentinels = [
-            self._sentinel(name, args, j, image, password, nodes) for j in range(args.sentinels)
-        ]
-        self._set_outputs(args, password, sentinels)
-
-    def _volume(self, logical: str, volume_name: str, args: RedisSentinelArgs) -> docker.Volume:
-        return docker.Volume(
-            logical,
-            name=volume_name,
-            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in args.labels.items()],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.layout = Layout(config, site)
+        secret = pulumi.Output.secret(password)
+        image = dn.node_image(name, config.image, self)
+        nodes = [self._node(name, g, k, image, secret) for g, k in self.layout.members()]
+        sentinels = [self._sentinel(name, j, image, secret, nodes) for j in range(config.sentinels)]
+        self._set_outputs(secret, sentinels)
 
     @staticmethod
     def _uploads(template_path: str, template: pulumi.Output[str]) -> list[Any]:
         return [
             docker.ContainerUploadArgs(file=template_path, content=template, permissions="0600"),
             docker.ContainerUploadArgs(
-                file=SCRIPT_PATH, content=dc.script_text(SCRIPT_NAME), executable=True
+                file=SCRIPT_PATH, content=dn.script_text(SCRIPT_NAME), executable=True
             ),
         ]
 
     def _node(
-        self,
-        name: str,
-        args: RedisSentinelArgs,
-        g: int,
-        k: int,
-        image: docker.RemoteImage,
-        password: pulumi.Output[str],
+        self, name: str, g: int, k: int, image: docker.RemoteImage, password: pulumi.Output[str]
     ) -> docker.Container:
-        node_name = args.node_name(g, k)
-        volume = self._volume(f"{name}-data-{g}-{k}", f"{node_name}-data", args)
-        template = password.apply(lambda pw: node_conf(args, g, k, pw))
+        site, node = self.layout.site, self.layout.node(g, k)
+        volume = dn.data_volume(f"{name}-data-{g}-{k}", node.name, site.labels, self)
+        template = password.apply(lambda pw: node_conf(self.layout, g, k, pw))
         role = "primary" if k == 0 else "replica"
-        return dc.service_container(
+        return dn.service_container(
             f"{name}-node-{g}-{k}",
-            name=node_name,
-            hostname=node_name,
+            name=node.name,
+            hostname=node.name,
             image=image.image_id,
             command=["sh", SCRIPT_PATH, "node"],
             envs=[f"TEMPLATE={NODE_TEMPLATE}", f"CONF={NODE_CONF}", f"PORT={REDIS_PORT}"],
             uploads=self._uploads(NODE_TEMPLATE, template),
-            networks_advanced=dc.network_attachment(
-                args.network_name, args.node_ip(g, k), [node_name]
-            ),
-            ports=_published(args.node_host_port(g, k), REDIS_PORT, args.host_bind),
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
-            healthcheck=dc.shell_healthcheck(f"sh {SCRIPT_PATH} node-health", interval="2s"),
-            memory=args.memory_mb,
+            networks_advanced=dn.network_attachment(site.network, node.ip, [node.name]),
+            ports=node.published(site.host_bind),
+            volumes=dn.volume_mount(volume, "/data"),
+            healthcheck=dn.shell_healthcheck(f"sh {SCRIPT_PATH} node-health", interval="2s"),
+            memory=self.layout.config.memory_mb,
             wait_timeout=90,
-            stop_grace_s=dc.REDIS_STOP_GRACE_S,
+            stop_grace_s=dn.REDIS_STOP_GRACE_S,
             labels=(
                 {
-                    **args.labels,
+                    **site.labels,
                     "infra.role": "redis-sentinel-node",
                     "infra.redis.master-set": master_set(g),
                     "infra.redis.initial-role": role,
@@ -319,7 +255,6 @@ class RedisSentinel(pulumi.ComponentResource):
     def _sentinel(
         self,
         name: str,
-        args: RedisSentinelArgs,
         j: int,
         image: docker.RemoteImage,
         password: pulumi.Output[str],
@@ -329,13 +264,13 @@ class RedisSentinel(pulumi.ComponentResource):
         healthy once `SENTINEL CKQUORUM` is OK for every master set (it sees
         enough peers to reach the quorum and authorize a failover), so
         `pulumi up` fails when the Sentinels cannot form a working quorum."""
-        sentinel_name = args.sentinel_name(j)
-        volume = self._volume(f"{name}-sentinel-data-{j}", f"{sentinel_name}-data", args)
-        template = password.apply(lambda pw: sentinel_conf(args, j, pw))
-        return dc.service_container(
+        site, sentinel = self.layout.site, self.layout.sentinel(j)
+        volume = dn.data_volume(f"{name}-sentinel-data-{j}", sentinel.name, site.labels, self)
+        template = password.apply(lambda pw: sentinel_conf(self.layout, j, pw))
+        return dn.service_container(
             f"{name}-sentinel-{j}",
-            name=sentinel_name,
-            hostname=sentinel_name,
+            name=sentinel.name,
+            hostname=sentinel.name,
             image=image.image_id,
             command=["sh", SCRIPT_PATH, "sentinel"],
             envs=[
@@ -344,55 +279,40 @@ class RedisSentinel(pulumi.ComponentResource):
                 f"PORT={SENTINEL_PORT}",
             ],
             uploads=self._uploads(SENTINEL_TEMPLATE, template),
-            networks_advanced=dc.network_attachment(
-                args.network_name, args.sentinel_ips[j], [sentinel_name]
-            ),
-            ports=_published(args.sentinel_host_port(j), SENTINEL_PORT, args.host_bind),
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
-            healthcheck=dc.shell_healthcheck(
+            networks_advanced=dn.network_attachment(site.network, sentinel.ip, [sentinel.name]),
+            ports=sentinel.published(site.host_bind),
+            volumes=dn.volume_mount(volume, "/data"),
+            healthcheck=dn.shell_healthcheck(
                 f"sh {SCRIPT_PATH} sentinel-health", interval="2s", start_period="30s"
             ),
-            memory=args.sentinel_memory_mb,
+            memory=SENTINEL_MEMORY_MB,
             wait_timeout=90,
-            stop_grace_s=dc.REDIS_STOP_GRACE_S,
-            labels={**args.labels, "infra.role": "redis-sentinel"},
+            stop_grace_s=dn.REDIS_STOP_GRACE_S,
+            labels={**site.labels, "infra.role": "redis-sentinel"},
             parent=self,
             depends_on=nodes,
         )
 
-    def _set_outputs(
-        self,
-        args: RedisSentinelArgs,
-        password: pulumi.Output[str],
-        sentinels: list[docker.Container],
-    ) -> None:
+    def _set_outputs(self, password: pulumi.Output[str], sentinels: list[docker.Container]) -> None:
+        layout = self.layout
         nodes = [
-            {
-                "name": args.node_name(g, k),
-                "masterSet": master_set(g),
-                "initialRole": "primary" if k == 0 else "replica",
-                "ip": args.node_ip(g, k),
-                "port": REDIS_PORT,
-                "hostPort": args.node_host_port(g, k),
-            }
-            for g, k in args.members()
+            layout.node(g, k).output(
+                masterSet=master_set(g), initialRole="primary" if k == 0 else "replica"
+            )
+            for g, k in layout.members()
         ]
-        sentinel_list = [
-            {
-                "name": args.sentinel_name(j),
-                "ip": args.sentinel_ips[j],
-                "port": SENTINEL_PORT,
-                "hostPort": args.sentinel_host_port(j),
-            }
-            for j in range(args.sentinels)
-        ]
+        sentinel_list = [s.output() for s in layout.sentinels()]
         self.nodes = pulumi.Output.from_input(nodes)
         # Like the cluster's seed URL, the Sentinel list resolves once they run.
         self.sentinels = pulumi.Output.all(*[s.id for s in sentinels]).apply(
             lambda _: sentinel_list
         )
-        self.master_sets = pulumi.Output.from_input([master_set(g) for g in range(args.shards)])
-        self.host_address_map = pulumi.Output.from_input(host_address_map(args))
+        self.master_sets = pulumi.Output.from_input(
+            [master_set(g) for g in range(layout.config.shards)]
+        )
+        self.host_address_map = pulumi.Output.from_input(
+            dn.host_address_map([*layout.nodes(), *layout.sentinels()], layout.site.host_bind)
+        )
         self.password = password
         self.register_outputs(
             {
@@ -402,4 +322,15 @@ class RedisSentinel(pulumi.ComponentResource):
                 "hostAddressMap": self.host_address_map,
                 "password": self.password,
             }
+        )
+
+    def exports(self) -> dict[str, Any]:
+        """The stack outputs of this component (see RedisSentinelExports)."""
+        return RedisSentinelExports.outputs(
+            redis_mode="sentinel",
+            redis_nodes=self.nodes,
+            redis_sentinels=self.sentinels,
+            redis_master_sets=self.master_sets,
+            redis_host_address_map=self.host_address_map,
+            redis_password=self.password,
         )

@@ -1,9 +1,7 @@
-"""Typed stack configuration: one pydantic model per component plus the root."""
+"""Typed stack configuration: the stack root over the registry's component models."""
 
 from stacks.config.errors import ConfigInvalid, Problem
-from stacks.config.mongo import MongoConfig
 from stacks.config.network import NetworkConfig
-from stacks.config.redis import RedisConfig
 from stacks.config.root import (
     SECRET_KEYS,
     StackConfig,
@@ -16,10 +14,8 @@ from stacks.config.root import (
 __all__ = [
     "SECRET_KEYS",
     "ConfigInvalid",
-    "MongoConfig",
     "NetworkConfig",
     "Problem",
-    "RedisConfig",
     "StackConfig",
     "load_stack_config",
     "parse_config",

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from stacks.config.base import split_field_error
+from components.config_base import split_field_error
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import ipaddress
 
 from pydantic import field_validator
 
-from stacks.config.base import Model
+from components.config_base import Model
 
 
 class NetworkConfig(Model):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import localstack
-from cli.project import Project
+from cli.engine import localstack
+from cli.engine.project import Project
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,8 @@ import pytest
 from pulumi import automation as auto
 from typer.testing import CliRunner
 
-from cli import deploy, errors
+from cli import errors
+from cli.engine import deploy
 from cli.main import app
 from tests.cli.conftest import files_under
 
@@ -137,7 +138,7 @@ def pre_event(op: str, name: str, type_: str, diffs: list[str] | None = None) ->
 
 def fake_preview(events: list[auto.EngineEvent]):
     def preview(self, on_event, diff=False):
-        from cli.plan import PlanRecorder
+        from cli.engine.plan import PlanRecorder
 
         recorder = PlanRecorder(self.stack_name)
         for event in events:

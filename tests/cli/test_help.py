@@ -10,7 +10,8 @@ import pytest
 from pulumi import automation as auto
 from typer.testing import CliRunner
 
-from cli import deploy, errors, shell
+from cli import errors
+from cli.engine import deploy, shell
 from cli.main import app
 from tests.cli.conftest import REPO
 

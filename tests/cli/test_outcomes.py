@@ -15,7 +15,9 @@ import pytest
 from pulumi import automation as auto
 from typer.testing import CliRunner
 
-from cli import deploy, errors, main
+from cli import app as cli_app
+from cli import errors
+from cli.engine import deploy
 from cli.main import app
 
 NOTHING = "nothing is deployed in stack 'local': run `infra up local`"
@@ -175,7 +177,7 @@ def test_without_json_stdout_stays_empty_on_failure(runner: CliRunner, project: 
 def terminal(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """A TTY session; records engine operations that must not happen."""
     called: list[str] = []
-    monkeypatch.setattr(main, "interactive", lambda: True)
+    monkeypatch.setattr(cli_app, "interactive", lambda: True)
     monkeypatch.setattr(deploy.Deployer, "destroy", lambda self, ev: called.append("destroy"))
     monkeypatch.setattr(deploy.Deployer, "up", lambda self, ev: called.append("up"))
     monkeypatch.setattr(deploy, "local_containers", lambda: called.append("containers"))

@@ -13,6 +13,8 @@ import pytest
 from pymongo import uri_parser
 
 from components import mongo_replicaset as mrs
+from components.docker_node import Site
+from components.mongo_config import MongoConfig
 from tests.support.capture import Capture, Resource, is_secret, run_program
 
 PASSWORD = "mongo-root-password-0123456789"
@@ -168,8 +170,8 @@ def test_init_container_waits_for_every_member_and_carries_the_desired_set(
     }
     assert files[envs["ROOT_PASSWORD_FILE"]]["content"] == PASSWORD
     assert files[envs["ROOT_PASSWORD_FILE"]]["permissions"] == "0400"
-    assert files[envs["PLAN_JS"]]["content"] == mrs.dc.script_text("mongo-rs-plan.js")
-    assert files["/usr/local/lib/infra/mongo-rs-init.js"]["content"] == mrs.dc.script_text(
+    assert files[envs["PLAN_JS"]]["content"] == mrs.dn.script_text("mongo-rs-plan.js")
+    assert files["/usr/local/lib/infra/mongo-rs-init.js"]["content"] == mrs.dn.script_text(
         "mongo-rs-init.js"
     )
     assert envs["HEALTH_FILE"] in spec["healthcheck"]["tests"][1]
@@ -294,12 +296,6 @@ def test_arbiter_never_takes_the_address_or_port_of_a_data_member() -> None:
     assert arbiter["ports"][0]["external"] == 27017 + mrs.ARBITER_PORT_OFFSET
 
 
-def test_arbiter_port_offset_matches_the_config_check() -> None:
-    from stacks.config import mongo as mongo_config
-
-    assert mrs.ARBITER_PORT_OFFSET == mongo_config.ARBITER_PORT_OFFSET
-
-
 def test_keyfile_check_is_exactly_mongods_rule() -> None:
     """6-1024 base64-alphabet characters, whitespace ignored, padding optional."""
     assert mrs.check_key_file("abcdefg") == "abcdefg\n"  # 7 characters: no valid padding
@@ -330,15 +326,9 @@ def test_wiredtiger_cache_is_half_of_the_limit_minus_1gb(memory_mb: int, cache_g
 
 
 def test_special_characters_in_credentials_are_escaped() -> None:
-    args = mrs.MongoReplicaSetArgs(
-        network_name="n",
-        member_ips=[],
-        init_ip="",
-        root_password="",
-        key_file="",
-        name_prefix="p",
-        root_user="ad@min",
-    )
-    url = mrs.connection_url(args, "p@ss:w/rd%", ["h:1"], replicaSet="rs0")
+    # The config refuses '@' in user names; the URL must escape it all the same.
+    config = MongoConfig(enabled=True).model_copy(update={"root_user": "ad@min"})
+    layout = mrs.Layout.of(config, Site("n", "p", "127.0.0.1", {}, lambda role, n: []))
+    url = mrs.connection_url(layout, "p@ss:w/rd%", ["h:1"], replicaSet="rs0")
     parsed = uri_parser.parse_uri(url)
     assert (parsed["username"], parsed["password"]) == ("ad@min", "p@ss:w/rd%")

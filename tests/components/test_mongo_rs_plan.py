@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from components.mongo_replicaset import MemberRole, MongoReplicaSetArgs, rs_spec
+from components.docker_node import Site
+from components.mongo_config import MemberRole, MongoConfig
+from components.mongo_replicaset import Layout, rs_spec
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "components" / "scripts"
 PLAN_JS = SCRIPTS / "mongo-rs-plan.js"
@@ -57,17 +59,11 @@ def desired(count: int = 3, arbiter: bool = False, **roles: MemberRole) -> dict[
     members = [MemberRole(priority=2.0)] + [MemberRole() for _ in range(count - 1)]
     for index, role in roles.items():
         members[int(index.removeprefix("m"))] = role
-    args = MongoReplicaSetArgs(
-        network_name="net",
-        member_ips=[],
-        init_ip="",
-        root_password="",
-        key_file="",
-        name_prefix="infra-test-mongo",
-        members=members,
-        arbiter=arbiter,
-    )
-    return rs_spec(args)
+    # The planner must handle any live set, including role mixes the config
+    # model would refuse: the layout takes the roles as given.
+    config = MongoConfig.model_construct(enabled=True, members=count, arbiter=arbiter)
+    site = Site("net", "infra-test-mongo", "127.0.0.1", {}, lambda role, n: [])
+    return rs_spec(Layout(config, site, tuple(members)))
 
 
 def host(i: int) -> str:

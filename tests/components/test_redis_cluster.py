@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from components import redis_cluster
+from components import docker_node, redis_cluster
 from tests.support.capture import Capture, is_secret, run_program
 
 PASSWORD = "test-password-0123456789"
@@ -100,7 +100,7 @@ def test_init_container_waits_for_every_node(capture: Capture) -> None:
 
 
 def test_init_script_is_valid_shell() -> None:
-    script = redis_cluster.dc.script_text("redis-cluster-init.sh")
+    script = redis_cluster.dn.script_text("redis-cluster-init.sh")
     subprocess.run(["sh", "-n", "/dev/stdin"], input=script.encode(), check=True)
 
 
@@ -144,5 +144,5 @@ def test_missing_password_is_a_clear_error() -> None:
 
 
 def test_maxmemory_leaves_headroom() -> None:
-    assert redis_cluster.maxmemory_mb(1000) == 800
-    assert redis_cluster.maxmemory_mb(32) == 25
+    assert docker_node.maxmemory_mb(1000) == 800
+    assert docker_node.maxmemory_mb(32) == 25

@@ -274,7 +274,7 @@ def test_cluster_mode_is_unchanged_by_sentinel_support() -> None:
 # --- the start/health script, run by the host's shells --------------------------------
 
 SHELLS = [["sh"]] + ([["busybox", "sh"]] if shutil.which("busybox") else [])
-SCRIPT = redis_sentinel.dc.script_text(redis_sentinel.SCRIPT_NAME)
+SCRIPT = redis_sentinel.dn.script_text(redis_sentinel.SCRIPT_NAME)
 
 
 def run_script(

@@ -16,10 +16,10 @@ from typing import Any
 import docker
 import pytest
 
-from cli import rediskit as rediscluster
+from cli.ops import cluster as rediscluster
+from components.redis_config import RedisConfig
 from providers.docker_standin import VERSION
 from stacks import addressing
-from stacks.config.redis import RedisConfig
 from tests.engine.conftest import RefusingProxy
 from tests.support import dockerenv
 from tests.support.enginestack import TierStack, deployed_stack, redis_config

@@ -18,10 +18,11 @@ import docker
 import pytest
 import redis
 
+from cli.ops import sentinel as rs
+from components.redis_config import RedisSentinelExports
 from stacks import addressing
 from tests.engine.conftest import RefusingProxy
 from tests.support import dockerenv
-from tests.support import redissentinel as rs
 from tests.support.enginestack import TierStack, deployed_stack, redis_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
@@ -240,7 +241,8 @@ def test_full_restart_keeps_acknowledged_keys_and_one_primary_per_group(
         list(pool.map(lambda c: c.stop(timeout=10), containers))
         list(pool.map(lambda c: c.start(), containers))
     wait_for(lambda: rs.settled(deployed.outputs, deployed.password), timeout=90)
-    roles = rs.roles_by_group(deployed.output("redisNodes"), deployed.password)
+    nodes = RedisSentinelExports.read(deployed.outputs).redis_nodes
+    roles = rs.roles_by_group(nodes, deployed.password)
     assert all(list(by_ip.values()).count("master") == 1 for by_ip in roles.values())
     sentinel = rs.host_sentinel(deployed.outputs, deployed.password)
     for name, keys in acked.items():

@@ -18,8 +18,8 @@ from components.cloudflare_types import (
     FirewallRule,
     RateLimitRule,
 )
+from components.edge_config import RECORD_TYPES, EdgeConfig
 from stacks.config import ConfigInvalid, parse_config, read_stack_file
-from stacks.config.edge import RECORD_TYPES, EdgeConfig
 
 REPO = Path(__file__).resolve().parents[2]
 ZONE_ID = "0123456789abcdef0123456789abcdef"

@@ -36,8 +36,8 @@ def test_disabled_by_default_so_existing_stacks_are_unaffected() -> None:
 def test_defaults_are_three_members_with_a_preferred_primary() -> None:
     m = parse_config(mongo()).mongo
     assert (m.image, m.replica_set, m.members, m.arbiter) == ("mongo:8.0.4", "rs0", 3, False)
-    assert [r["priority"] for r in m.member_roles()] == [2.0, 1.0, 1.0]
-    assert [r["votes"] for r in m.member_roles()] == [1, 1, 1]
+    assert [r.priority for r in m.member_roles()] == [2.0, 1.0, 1.0]
+    assert [r.votes for r in m.member_roles()] == [1, 1, 1]
     assert (m.voters, m.member_count, m.port_base, m.read_preference) == (3, 3, 27017, "primary")
     assert m.advisories() == []
 
@@ -57,9 +57,9 @@ def test_hidden_and_delayed_members_get_priority_0_and_delayed_ones_no_vote() ->
         )
     ).mongo
     roles = m.member_roles()
-    assert [r["priority"] for r in roles] == [5.0, 1.0, 1.0, 1.0, 0.0, 0.0]
-    assert [r["votes"] for r in roles] == [1, 1, 1, 1, 1, 0]  # hidden votes, delayed does not
-    assert roles[5]["secondary_delay_secs"] == 3600 and roles[5]["hidden"]
+    assert [r.priority for r in roles] == [5.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    assert [r.votes for r in roles] == [1, 1, 1, 1, 1, 0]  # hidden votes, delayed does not
+    assert roles[5].secondary_delay_secs == 3600 and roles[5].hidden
     assert m.voters == 5
 
 
@@ -79,7 +79,7 @@ def test_more_than_seven_members_work_when_the_extra_ones_do_not_vote() -> None:
     settings_: list[dict[str, int]] = [{}] * 7 + [{"votes": 0}, {"votes": 0}]
     m = parse_config(mongo(members=9, memberSettings=settings_)).mongo
     assert m.voters == 7
-    assert [r["priority"] for r in m.member_roles()][7:] == [0.0, 0.0]
+    assert [r.priority for r in m.member_roles()][7:] == [0.0, 0.0]
 
 
 def test_more_than_fifty_members_is_refused() -> None:
@@ -255,7 +255,7 @@ def test_arbitrary_input_is_a_valid_config_or_a_validation_error(raw: dict[str, 
         m = config.mongo
         assert m.voters % 2 == 1 and 3 <= m.voters <= 7
         assert len(m.member_roles()) == m.members <= 50
-        assert any(r["priority"] > 0 for r in m.member_roles())
+        assert any(r.priority > 0 for r in m.member_roles())
         for role in m.member_roles():
-            if role["hidden"] or role["secondary_delay_secs"] or role["votes"] == 0:
-                assert role["priority"] == 0
+            if role.hidden or role.secondary_delay_secs or role.votes == 0:
+                assert role.priority == 0

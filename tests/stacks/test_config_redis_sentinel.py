@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from components.redis_config import MAX_SENTINEL_SHARDS, SENTINEL_GROUP_STRIDE
 from stacks.config import ConfigInvalid, parse_config
-from stacks.config.redis import MAX_SENTINEL_SHARDS, SENTINEL_GROUP_STRIDE
 
 
 def sentinel(**redis: Any) -> dict[str, Any]:

@@ -1,0 +1,83 @@
+"""`infra up`, `infra down`, `infra refresh`: the engine operations that change a stack."""
+
+from __future__ import annotations
+
+from cli import app
+from cli.app import StackArg, YesOpt, command, confirm_or_refuse, err, info, state
+
+
+@command
+def up(stack: StackArg, yes: YesOpt = False) -> None:
+    """Create or update the stack's resources.
+
+    On a terminal it previews first and asks; without one (or with CI set) it
+    needs --yes. Prints the stack outputs when done (secrets hidden).
+
+    Examples:
+
+    \b
+      infra up local
+      infra up production --yes
+    """
+    from cli.commands.outputs import print_outputs
+    from cli.engine import deploy
+    from cli.engine.plan import op_counts
+    from cli.engine.progress import Progress
+    from cli.engine.project import find_project
+
+    deployer = deploy.Deployer(find_project(), stack, notify=info)
+    if not yes and app.interactive():
+        with Progress(err, f"preview {stack}", state.verbose, state.quiet) as progress:
+            plan = deployer.preview(progress).plan()
+        info(progress.summary_line(plan["changeSummary"]))
+        if not plan["hasChanges"]:
+            info("no changes")
+            return
+    confirm_or_refuse("up", stack, yes)
+    with Progress(err, f"up {stack}", state.verbose, state.quiet) as progress:
+        result = deployer.up(progress)
+    info(progress.summary_line(op_counts(result.summary.resource_changes)))
+    print_outputs(deploy.output_items(result.outputs), False, False)
+
+
+@command
+def down(stack: StackArg, yes: YesOpt = False) -> None:
+    """Destroy every resource of the stack, volumes included.
+
+    Asks on a terminal; without one (or with CI set) it needs --yes.
+
+    Example:
+
+    \b
+      infra down local --yes
+    """
+    from cli.engine import deploy
+    from cli.engine.plan import op_counts
+    from cli.engine.progress import Progress
+    from cli.engine.project import find_project
+
+    deployer = deploy.Deployer(find_project(), stack, notify=info)
+    confirm_or_refuse("down", stack, yes)
+    with Progress(err, f"down {stack}", state.verbose, state.quiet) as progress:
+        result = deployer.destroy(progress)
+    info(progress.summary_line(op_counts(result.summary.resource_changes)))
+
+
+@command
+def refresh(stack: StackArg) -> None:
+    """Read the real state of the stack's resources into its state.
+
+    Example:
+
+    \b
+      infra refresh local
+    """
+    from cli.engine import deploy
+    from cli.engine.plan import op_counts
+    from cli.engine.progress import Progress
+    from cli.engine.project import find_project
+
+    deployer = deploy.Deployer(find_project(), stack, notify=info)
+    with Progress(err, f"refresh {stack}", state.verbose, state.quiet) as progress:
+        result = deployer.refresh(progress)
+    info(progress.summary_line(op_counts(result.summary.resource_changes)))

@@ -1,0 +1,63 @@
+"""`infra preview`: what `up` would change, for people and for pipelines."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from cli.app import StackArg, command, emit_json, err, info, out, state
+from cli.errors import ChangesFound
+
+
+@command
+def preview(
+    stack: StackArg,
+    diff: Annotated[bool, typer.Option("--diff", help="Show property-level diffs.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan as JSON on stdout.")
+    ] = False,
+    expect_no_changes: Annotated[
+        bool, typer.Option("--expect-no-changes", help="Exit 3 if the preview has any change.")
+    ] = False,
+) -> None:
+    """Show what `up` would change, without changing anything.
+
+    For humans a summary (and with --diff the changed properties); for pipelines
+    --json prints the plan, or an error object, on stdout.
+
+    Examples:
+
+    \b
+      infra preview local --diff
+      infra preview production --json
+    """
+    from cli.engine import deploy
+    from cli.engine.progress import Progress
+    from cli.engine.project import find_project
+
+    deployer = deploy.Deployer(find_project(), stack, notify=info)
+    with Progress(err, f"preview {stack}", state.verbose, quiet=state.quiet or as_json) as progress:
+        recorder = deployer.preview(progress, diff=diff)
+    plan = recorder.plan()
+    from cli.engine.edge_existing import (
+        diagnostics as existing_entry_points,  # Cloudflare edge only
+    )
+
+    for note in existing_entry_points(deployer.config, plan):
+        plan["diagnostics"].append(note)
+        if not as_json:
+            err.print(f"warning: {note['message']}", highlight=False, markup=False)
+    if as_json:
+        emit_json(plan)
+    elif diff and recorder.rendered_diff:
+        out.print(Text(recorder.rendered_diff.rstrip()))
+        info(progress.summary_line(plan["changeSummary"]))
+    else:
+        info(progress.summary_line(plan["changeSummary"]))
+    if expect_no_changes and plan["hasChanges"]:
+        raise ChangesFound(
+            f"preview of '{stack}' has changes",
+            [f"{s['op']} {s['type']} {s['name']}" for s in plan["steps"]],
+        )

@@ -1,0 +1,163 @@
+"""`infra drill`: a failover drill on a running Redis Cluster, with measured times.
+
+Stops the container of one master (SIGKILL, as a crash would), measures how long
+until its replica is promoted and until a write to a key of that shard succeeds
+through redis-py's cluster client, checks that keys written (and replicated)
+before the crash survived, then starts the old master again and measures how
+long until it has rejoined as a replica and the cluster is healthy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+import tenacity
+
+from cli.ops import cluster as rediskit
+from components.config_base import NodeOutput
+from components.redis_config import RedisClusterExports
+
+POLL_S = 0.05
+PROBE_KEYS = 200
+
+
+@dataclass
+class DrillResult:
+    victim: str
+    promoted: str
+    promoted_s: float
+    write_ok_s: float
+    rejoined_s: float
+    keys_checked: int
+    keys_lost: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DrillFailed(Exception):
+    pass
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
+    """Seconds until `check()` is true, polled every POLL_S; Redis and socket
+    errors (a node that is down or refusing) count as not yet."""
+    start = time.monotonic()
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(timeout),
+        wait=tenacity.wait_fixed(POLL_S),
+        retry=(
+            tenacity.retry_if_exception_type((redis.RedisError, OSError))
+            | tenacity.retry_if_result(lambda ok: not ok)
+        ),
+    )
+    try:
+        retrying(check)
+    except tenacity.RetryError:
+        raise DrillFailed(f"{what} did not happen within {timeout:.0f}s") from None
+    return time.monotonic() - start
+
+
+@dataclass
+class ClusterView:
+    """The cluster as the stack outputs describe it, reached from the host."""
+
+    exports: RedisClusterExports
+
+    @property
+    def password(self) -> str:
+        return self.exports.redis_password
+
+    @property
+    def remap(self) -> dict[str, str]:
+        return self.exports.redis_host_address_map
+
+    @property
+    def nodes(self) -> list[NodeOutput]:
+        return self.exports.redis_nodes
+
+    def endpoint(self, node: NodeOutput) -> tuple[str, int]:
+        return rediskit.host_endpoint(self.remap, node.ip, node.port)
+
+    def node_at(self, address: str) -> NodeOutput:
+        return next(n for n in self.nodes if f"{n.ip}:{n.port}" == address)
+
+    def healthy(self) -> bool:
+        return all(
+            rediskit.cluster_ok(*self.endpoint(n), self.password)
+            and rediskit.replication_ok(*self.endpoint(n), self.password)
+            for n in self.nodes
+        )
+
+
+def pick_victim(view: ClusterView, seed: NodeOutput) -> tuple[str, str]:
+    """(master address, its replica's address): the first master in address order."""
+    topo = rediskit.topology(*view.endpoint(seed), view.password)
+    master = sorted(topo)[0]
+    if not topo[master]:
+        raise DrillFailed(f"master {master} has no replica: a failover cannot succeed")
+    return master, topo[master][0]
+
+
+def keys_on(view: ClusterView, client: Any, master: str, count: int) -> list[str]:
+    slots = rediskit.master_slots(*view.endpoint(view.node_at(master)), view.password)
+    keys: list[str] = []
+    i = 0
+    while len(keys) < count:
+        key = f"infra-drill:{i}"
+        if rediskit.owner_of(slots, client.keyslot(key)) == master:
+            keys.append(key)
+        i += 1
+    return keys
+
+
+def cluster_failover(
+    outputs: Mapping[str, Any],
+    stop: Callable[[str], None],
+    start: Callable[[str], None],
+    timeout: float = 120,
+) -> DrillResult:
+    """Run the drill. `stop`/`start` act on a node container by name (Docker)."""
+    view = ClusterView(RedisClusterExports.read(outputs))
+    if not view.healthy():
+        raise DrillFailed("the cluster is not healthy before the drill: see `infra status`")
+    master, replica = pick_victim(view, view.nodes[0])
+    victim, survivor = view.node_at(master), view.node_at(replica)
+    client = rediskit.host_cluster_client(view.remap, view.password)
+    try:
+        keys = keys_on(view, client, master, PROBE_KEYS)
+        for key in keys:
+            client.set(key, key)
+        # Replication is asynchronous: wait until the replica has every probe key,
+        # so a lost key means a real loss, not a write that never reached it.
+        client.get_node_from_key(keys[0]).redis_connection.execute_command("WAIT", 1, 5000)
+        stop(victim.name)
+        stopped = time.monotonic()
+        promoted_s = wait_until(
+            lambda: (
+                rediskit.replication_info(*view.endpoint(survivor), view.password)["role"]
+                == "master"
+            ),
+            timeout,
+            f"promotion of {replica}",
+        )
+        wait_until(lambda: bool(client.set(keys[0], keys[0])), timeout, "a write to the shard")
+        write_ok_s = time.monotonic() - stopped
+        lost = sum(1 for key in keys if client.get(key) != key)
+    finally:
+        client.close()
+    start(victim.name)
+    rejoined_s = wait_until(view.healthy, timeout, f"{master} rejoining as a replica")
+    return DrillResult(
+        master,
+        replica,
+        round(promoted_s, 3),
+        round(write_ok_s, 3),
+        round(rejoined_s, 3),
+        len(keys),
+        lost,
+    )

@@ -1,0 +1,150 @@
+"""`infra status`: is the provisioned tier healthy, seen from the Docker host?
+
+Works from a stack's outputs only (addresses, host address map, passwords), so
+it checks what clients see: every node answers, the cluster/Sentinel view is
+consistent, and every master has a replica ready to take over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from cli.ops.cluster import TIMEOUT_S, host_endpoint, node_client
+
+if TYPE_CHECKING:
+    from components.mongo_config import MongoExports
+    from components.redis_config import RedisClusterExports, RedisSentinelExports
+    from stacks.registry import Registry
+
+
+@dataclass
+class Check:
+    component: str
+    ok: bool
+    summary: str
+    details: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "component": self.component,
+            "ok": self.ok,
+            "summary": self.summary,
+            "details": self.details,
+        }
+
+
+def redis_cluster(exports: RedisClusterExports) -> Check:
+    remap, password = exports.redis_host_address_map, exports.redis_password
+    nodes = exports.redis_nodes
+    up, details, masters, replicas, slots_ok = 0, [], 0, 0, 0
+    states = set()
+    for node in nodes:
+        client = node_client(*host_endpoint(remap, node.ip, node.port), password)
+        try:
+            info = client.execute_command("CLUSTER INFO")
+            repl = client.info("replication")
+        except redis.RedisError as exc:
+            details.append(f"{node.name} ({node.ip}): unreachable: {exc}")
+            continue
+        finally:
+            client.close()
+        up += 1
+        states.add(str(info.get("cluster_state")))
+        slots_ok = max(slots_ok, int(info.get("cluster_slots_ok", 0)))
+        if repl["role"] == "master":
+            masters += 1
+        elif repl.get("master_link_status") == "up":
+            replicas += 1
+        else:
+            details.append(f"{node.name}: replica without a live link to its master")
+    ok = up == len(nodes) > 0 and states == {"ok"} and slots_ok == 16384 and replicas >= masters
+    summary = (
+        f"{up}/{len(nodes)} nodes up, {masters} masters, {replicas} replicas in sync, "
+        f"slots {slots_ok}/16384, cluster_state {'/'.join(sorted(states)) or 'unknown'}"
+    )
+    return Check("redis", ok, summary, details)
+
+
+def redis_sentinel(exports: RedisSentinelExports) -> Check:
+    remap, password = exports.redis_host_address_map, exports.redis_password
+    sentinels, sets = exports.redis_sentinels, exports.redis_master_sets
+    up, details = 0, []
+    primaries: dict[str, set[str]] = {}
+    for sentinel in sentinels:
+        client = node_client(*host_endpoint(remap, sentinel.ip, sentinel.port), password)
+        try:
+            reply = client.sentinel_masters()
+        except redis.RedisError as exc:
+            details.append(f"{sentinel.name}: unreachable: {exc}")
+            continue
+        finally:
+            client.close()
+        up += 1
+        masters = reply if isinstance(reply, dict) else {m["name"]: m for m in reply}
+        for name in sets:
+            state = masters.get(name)
+            if not state:
+                details.append(f"{sentinel.name}: does not monitor {name}")
+                continue
+            primaries.setdefault(name, set()).add(f"{state['ip']}:{state['port']}")
+            if state.get("is_odown") or state.get("is_sdown"):
+                details.append(f"{sentinel.name}: {name} primary is down")
+            if int(state.get("num-slaves", 0)) < 1:
+                details.append(f"{sentinel.name}: {name} has no replica")
+    split = [n for n, seen in primaries.items() if len(seen) > 1]
+    details += [f"sentinels disagree on the primary of {n}" for n in split]
+    ok = up == len(sentinels) > 0 and not details and len(primaries) == len(sets)
+    return Check(
+        "redis",
+        ok,
+        f"{up}/{len(sentinels)} sentinels up, "
+        f"{len(primaries)}/{len(sets)} master sets with one agreed primary",
+        details,
+    )
+
+
+def mongo(exports: MongoExports) -> Check:
+    """Replica set status through the host URL. Not run against a live mongod on
+    the project's build machines (none is available there)."""
+    import pymongo
+
+    url = exports.mongo_host_direct_url or exports.mongo_host_url
+    if not url:
+        return Check("mongo", False, "no host URL in the stack outputs")
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        url, serverSelectionTimeoutMS=int(TIMEOUT_S * 1000)
+    )
+    try:
+        status = client.admin.command("replSetGetStatus")
+    except pymongo.errors.PyMongoError as exc:
+        return Check("mongo", False, f"unreachable: {exc}")
+    finally:
+        client.close()
+    members = status.get("members", [])
+    healthy = [m for m in members if m.get("health") == 1]
+    primary = [m["name"] for m in members if m.get("stateStr") == "PRIMARY"]
+    ok = len(primary) == 1 and len(healthy) == len(members)
+    return Check(
+        "mongo",
+        ok,
+        f"{len(healthy)}/{len(members)} members healthy, "
+        f"primary {primary[0] if primary else 'none'}",
+    )
+
+
+def status(outputs: Mapping[str, Any], registry: Registry | None = None) -> list[Check]:
+    """One check per deployed component that has one (stacks/registry.py), on
+    its typed exports: outputs that are missing or renamed raise
+    `OutputsUnreadable`, which names them, instead of checking nothing."""
+    from stacks.registry import REGISTRY
+
+    checks = []
+    for entry in (registry or REGISTRY).deployed(outputs):
+        check = entry.checker()
+        if check is not None:
+            checks.append(check(entry.exports_model().read(outputs)))
+    return checks

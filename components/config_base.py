@@ -1,0 +1,134 @@
+"""The base of every config model, and the checks several models share.
+
+Component config models live with their components (the lowest layer): a
+component takes its validated model, and `stacks/` only composes them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+
+class Model(BaseModel):
+    """Base of every config model: camelCase keys in YAML, unknown keys refused."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+    )
+
+
+_MARK = "\u00a7"  # marks a model-level error that belongs to one field
+
+
+def field_error(field: str, message: str) -> ValueError:
+    """An error raised by a model validator but reported at `<model>.<field>`."""
+    return ValueError(f"{_MARK}{field}{_MARK}{message}")
+
+
+def split_field_error(message: str) -> tuple[str | None, str]:
+    if message.startswith(_MARK):
+        field, _, rest = message[1:].partition(_MARK)
+        return field, rest
+    return None, message
+
+
+# A Docker image reference pinned by tag or digest. `latest` and bare names are
+# refused: an unpinned image changes under a stack without a diff.
+_IMAGE_RE = re.compile(
+    r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9._-]+)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"
+)
+
+
+def check_image(value: str) -> str:
+    if not _IMAGE_RE.match(value):
+        raise ValueError(
+            f"'{value}' is not an image reference pinned by tag or digest "
+            "(use e.g. 'redis:7.4.1' or 'name@sha256:...')"
+        )
+    if value.endswith(":latest"):
+        raise ValueError("'latest' is not a pin: use a version tag such as 'redis:7.4.1'")
+    return value
+
+
+class ComponentConfig(Model):
+    """The config model of a component (`infra:<key>` in a stack file).
+
+    `enabled` turns it on; `image` (Docker components) names what it runs;
+    `advisories` lists allowed but discouraged choices, which `validate` and
+    the program print as warnings."""
+
+    enabled: bool = True
+
+    def advisories(self) -> list[str]:
+        return []
+
+
+class OutputsUnreadable(ValueError):
+    """A stack's outputs are not what a component exports (missing or renamed)."""
+
+
+class Exports(BaseModel):
+    """The stack outputs one component exports: one field per output, named by
+    the field's camelCase alias (`redis_nodes` -> `redisNodes`).
+
+    Producer and readers share the class: the program exports through
+    `outputs(...)`, which refuses a missing or unknown name, and readers
+    (`infra status`, `cli.ops`, your own code) parse a stack's outputs with
+    `read(...)`, so a renamed output is an error that names it instead of an
+    empty list read as "0 nodes up".
+    """
+
+    # Built on first use: `infra validate` loads these modules but reads no outputs.
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+        defer_build=True,
+    )
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [info.alias or name for name, info in cls.model_fields.items()]
+
+    @classmethod
+    def outputs(cls, **values: Any) -> dict[str, Any]:
+        """`{output name: value}` for `pulumi.export`, every field given once."""
+        missing = set(cls.model_fields) - set(values)
+        unknown = set(values) - set(cls.model_fields)
+        if missing or unknown:
+            raise TypeError(
+                f"{cls.__name__}.outputs: missing {sorted(missing)}, unknown {sorted(unknown)}"
+            )
+        return {cls.model_fields[k].alias or k: v for k, v in values.items()}
+
+    @classmethod
+    def read(cls, outputs: Mapping[str, Any]) -> Self:
+        try:
+            return cls.model_validate(dict(outputs))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise OutputsUnreadable(
+                f"the stack outputs are not what {cls.__name__} expects ({problems}): the "
+                "stack was deployed by another version of infra; run `infra up` on it"
+            ) from None
+
+
+class NodeOutput(Exports):
+    """One node in a stack output: container name, announced address, host port."""
+
+    name: str
+    ip: str
+    port: int
+    host_port: int | None = None

@@ -1,0 +1,228 @@
+"""The Docker node kit: how every Docker component runs a node.
+
+One place for what Redis Cluster, Sentinel and Mongo nodes share: where a node
+sits (`Site`, `Node`), its image, its data volume, its published port and the
+host address map built from those ports, the base of every `redis.conf`, and
+the stop/health policy of a long-running container (`service_container`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+
+# Bounded container logs: a chatty node must not fill the Docker host's disk.
+LOG_OPTS = {"max-size": "10m", "max-file": "3"}
+# Stop grace periods (see `service_container`): Redis' own shutdown waits up to
+# 10 s (`shutdown-timeout`) for replicas; mongod's primary step-down up to 10 s,
+# then it flushes its journal and WiredTiger checkpoints.
+REDIS_STOP_GRACE_S = 15
+MONGO_STOP_GRACE_S = 30
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the stack gives a Docker component: the network its nodes join, the
+    prefix of their container names, the address the host publishes ports on,
+    the labels every object carries, and the fixed addresses of each role
+    (`ips("redis", 6)`: the first 6 addresses of the stack's Redis block)."""
+
+    network: pulumi.Input[str]
+    prefix: str
+    host_bind: str
+    labels: Mapping[str, str]
+    ips: Callable[[str, int], list[str]]
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node as clients see it: container name, the fixed address it
+    announces, its port there, and the host port it is published on (if any)."""
+
+    name: str
+    ip: str
+    port: int
+    host_port: int | None
+
+    @property
+    def address(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    def output(self, **extra: Any) -> dict[str, Any]:
+        """The node in a stack output (`redisNodes`, `redisSentinels`, ...)."""
+        return {
+            "name": self.name,
+            **extra,
+            "ip": self.ip,
+            "port": self.port,
+            "hostPort": self.host_port,
+        }
+
+    def published(self, bind: str) -> list[docker.ContainerPortArgs]:
+        if self.host_port is None:
+            return []
+        return [docker.ContainerPortArgs(internal=self.port, external=self.host_port, ip=bind)]
+
+
+def host_address_map(nodes: Iterable[Node], bind: str) -> dict[str, str]:
+    """Announced `ip:port` -> published `host:port`, for clients on the Docker host.
+
+    Nodes announce their fixed container addresses (Redis Cluster redirects,
+    Sentinel replies); a host client cannot reach those and maps them through
+    this table (redis-py: `address_remap`; Sentinel: `cli.ops.sentinel`)."""
+    return {n.address: f"{bind}:{n.host_port}" for n in nodes if n.host_port is not None}
+
+
+def node_image(name: str, image: str, parent: pulumi.Resource) -> docker.RemoteImage:
+    """The component's image, kept on the engine when the stack goes: other
+    stacks (and the next `up`) use it, and a registry may not be reachable."""
+    return docker.RemoteImage(
+        f"{name}-image", name=image, keep_locally=True, opts=pulumi.ResourceOptions(parent=parent)
+    )
+
+
+def data_volume(
+    logical_name: str, node_name: str, labels: Mapping[str, str], parent: pulumi.Resource
+) -> docker.Volume:
+    """A node's named data volume: it outlives container replacement (a new
+    image or config keeps the data), and goes only with `infra down`."""
+    return docker.Volume(
+        logical_name,
+        name=f"{node_name}-data",
+        labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in labels.items()],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def volume_mount(volume: docker.Volume, path: str) -> list[docker.ContainerVolumeArgs]:
+    return [docker.ContainerVolumeArgs(volume_name=volume.name, container_path=path)]
+
+
+def maxmemory_mb(memory_mb: int) -> int:
+    """80% of the container limit: AOF rewrites fork, and copy-on-write pages,
+    client buffers and the replication backlog live outside `maxmemory`."""
+    return max(16, memory_mb * 8 // 10)
+
+
+def redis_base_conf(
+    port: int,
+    memory_mb: int,
+    maxmemory_policy: str,
+    appendfsync: str,
+    password: str,
+    mode_lines: Sequence[str] = (),
+) -> list[str]:
+    """The lines of every Redis data node's `redis.conf`, in either mode, with
+    the mode's own lines after `dir`: reachable on the stack network (protected
+    mode off, a password on), data and AOF on the volume, memory bounded below
+    the container limit. The order is part of the uploaded file, whose change
+    replaces the container: keep it."""
+    return [
+        f"port {port}",
+        "bind 0.0.0.0",
+        "protected-mode no",
+        "dir /data",
+        *mode_lines,
+        "appendonly yes",
+        f"appendfsync {appendfsync}",
+        f"maxmemory {maxmemory_mb(memory_mb)}mb",
+        f"maxmemory-policy {maxmemory_policy}",
+        f"requirepass {password}",
+        f"masterauth {password}",
+    ]
+
+
+def label_args(values: Mapping[str, str]) -> list[docker.ContainerLabelArgs]:
+    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(values.items())]
+
+
+def shell_healthcheck(
+    script: str,
+    *,
+    interval: str = "5s",
+    timeout: str = "3s",
+    retries: int = 5,
+    start_period: str = "10s",
+) -> docker.ContainerHealthcheckArgs:
+    """Durations in Go's canonical form ("2m0s", not "120s"): the docker provider reads
+    them back with `time.Duration.String()`, and any other spelling shows as a change
+    on every preview."""
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD-SHELL", script],
+        interval=interval,
+        timeout=timeout,
+        retries=retries,
+        start_period=start_period,
+    )
+
+
+def script_text(name: str) -> str:
+    """A shell script shipped in `components/scripts/`."""
+    return resources.files("components").joinpath("scripts", name).read_text()
+
+
+def network_attachment(
+    network_name: object, ip: str, aliases: Sequence[str]
+) -> list[docker.ContainerNetworksAdvancedArgs]:
+    return [
+        docker.ContainerNetworksAdvancedArgs(
+            name=network_name,  # type: ignore[arg-type]
+            ipv4_address=ip,
+            aliases=list(aliases),
+        )
+    ]
+
+
+def service_container(
+    logical_name: str,
+    *,
+    parent: pulumi.Resource,
+    labels: Mapping[str, str],
+    wait_timeout: int,
+    depends_on: Sequence[pulumi.Resource] = (),
+    stop_grace_s: int | None = None,
+    **spec: Any,
+) -> docker.Container:
+    """A long-running container the way every component runs one.
+
+    Docker restarts it unless it was stopped on purpose; the provider waits
+    until its healthcheck passes (`wait`), so `up` fails on a container that
+    never becomes healthy instead of reporting success; logs are bounded; and
+    its fixed name forces delete-before-replace, since pulumi-docker otherwise
+    creates the replacement first and the two names collide.
+
+    `stop_grace_s` (data containers): the provider stops a container it deletes
+    with `destroyGraceSeconds` as the timeout, and with none set it kills at once,
+    mid-write. SIGTERM makes Redis and mongod shut down cleanly (Redis 7 first
+    lets its replicas catch up, for up to `shutdown-timeout`, 10 s).
+
+    Swap equals the memory limit (no swap): a data store that swaps stalls, and
+    the provider's in-place memory update sends the swap limit only when it is set,
+    so without it Docker refuses to raise memory above the swap limit it chose at
+    create (twice the first limit).
+    """
+    if spec.get("memory") is not None:
+        spec["memory_swap"] = spec["memory"]
+    if stop_grace_s is not None:
+        spec.update(
+            stop_signal="SIGTERM", stop_timeout=stop_grace_s, destroy_grace_seconds=stop_grace_s
+        )
+    return docker.Container(
+        logical_name,
+        restart="unless-stopped",
+        must_run=True,
+        wait=True,
+        wait_timeout=wait_timeout,
+        log_driver="json-file",
+        log_opts=LOG_OPTS,
+        labels=label_args(labels),
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=list(depends_on), delete_before_replace=True
+        ),
+        **spec,
+    )

@@ -1,0 +1,351 @@
+"""Typed config for the Redis tier (`infra:redis`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from components.config_base import (
+    ComponentConfig,
+    Exports,
+    NodeOutput,
+    check_image,
+    field_error,
+)
+
+MAX_REDIS_NODES = 80  # the address plan reserves .10-.89 of the subnet for Redis nodes
+MAX_REPLICAS = 5
+# Sentinel mode gives every group a fixed run of addresses (and host ports):
+# group g, member k sits at offset g * SENTINEL_GROUP_STRIDE + k of the Redis
+# block. Adding groups or replicas then never moves an existing node, whose
+# address Sentinel has recorded.
+SENTINEL_GROUP_STRIDE = 1 + MAX_REPLICAS
+MAX_SENTINEL_SHARDS = MAX_REDIS_NODES // SENTINEL_GROUP_STRIDE
+MAX_SENTINELS = 9  # the address plan's Sentinel block (.90-.99) holds 10 hosts
+
+# Keys that only mean something in one mode (snake_case field names).
+CLUSTER_ONLY = ("node_timeout_ms",)
+SENTINEL_ONLY = (
+    "sentinels",
+    "quorum",
+    "down_after_ms",
+    "failover_timeout_ms",
+    "parallel_syncs",
+    "min_replicas_to_write",
+    "min_replicas_max_lag_s",
+    "sentinel_host_port_base",
+)
+
+MaxmemoryPolicy = Literal[
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+]
+
+
+class RedisConfig(ComponentConfig):
+    """Redis tier settings.
+
+    `mode: cluster` is Redis Cluster (shards x (1 master + replicas), failover
+    built in). `mode: sentinel` is `shards` independent primary/replica groups
+    watched by `sentinels` Sentinels (docs/redis-sentinel.md). Defaults give the
+    design document's 3 masters + 3 replicas in both modes. Keys of one mode
+    are refused in the other.
+    """
+
+    enabled: bool = True
+    mode: Literal["cluster", "sentinel"] = "cluster"
+    image: str = "redis:7.4.1"
+    shards: int = Field(default=3, ge=1, le=MAX_REDIS_NODES)
+    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
+    # 4000: the smallest cluster-node-timeout without a false failover in
+    # bench/failover_sweep.py (README, "Failover windows, measured").
+    node_timeout_ms: int = Field(default=4000, ge=500, le=60000)
+    memory_mb: int = Field(default=256, ge=32, le=65536)
+    maxmemory_policy: MaxmemoryPolicy = "allkeys-lru"
+    appendfsync: Literal["always", "everysec", "no"] = "everysec"
+    host_port_base: int | None = Field(default=7000, ge=1024, le=65535)
+    # mode: sentinel only (see components/redis_sentinel.py for the reasoning).
+    sentinels: int = 3
+    quorum: int | None = None  # None: a majority of `sentinels` (2 of 3)
+    down_after_ms: int = Field(default=5000, ge=500, le=3_600_000)
+    failover_timeout_ms: int = Field(default=30000, ge=1000, le=3_600_000)
+    parallel_syncs: int = Field(default=1, ge=1, le=MAX_REPLICAS)
+    min_replicas_to_write: int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
+    min_replicas_max_lag_s: int = Field(default=10, ge=1, le=3600)
+    sentinel_host_port_base: int | None = Field(default=26379, ge=1024, le=65535)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        return check_image(value)
+
+    @property
+    def node_count(self) -> int:
+        return self.shards * (1 + self.replicas)
+
+    @property
+    def sentinel_quorum(self) -> int:
+        """Sentinels that must agree a primary is down: a majority unless set."""
+        return self.quorum if self.quorum is not None else self.sentinels // 2 + 1
+
+    @property
+    def sentinel_min_replicas_to_write(self) -> int:
+        """Unless set, tolerate the loss of one replica: `replicas - 1`.
+
+        With 1 replica per group that is 0: a primary that must keep 1 replica
+        would refuse every write after a failover (the new primary has no
+        replica until the failed node returns), which defeats the failover.
+        """
+        if self.min_replicas_to_write is not None:
+            return self.min_replicas_to_write
+        return max(0, self.replicas - 1)
+
+    @property
+    def sentinel_port_span(self) -> int:
+        """Host ports (and addresses) a sentinel-mode layout spans, from base."""
+        return (self.shards - 1) * SENTINEL_GROUP_STRIDE + 1 + self.replicas
+
+    @model_validator(mode="after")
+    def _topology(self) -> RedisConfig:
+        problems = self._mode_keys()
+        if self.mode == "cluster":
+            problems += self._cluster_problems()
+        else:
+            problems += self._sentinel_problems()
+        if problems:
+            raise _all_at_once(problems)
+        return self
+
+    def _mode_keys(self) -> list[tuple[str, str]]:
+        """Keys given for the other mode: refused, so a typo'd mode is not silent."""
+        unused: tuple[str, ...]
+        if self.mode == "cluster":
+            unused, hint = SENTINEL_ONLY, "remove it, or set redis.mode: sentinel"
+        else:
+            unused, hint = (
+                CLUSTER_ONLY,
+                "remove it, or set redis.mode: cluster; Sentinel's failover window is "
+                "redis.downAfterMs",
+            )
+        return [
+            (_alias(name), f"only used with mode: {_other(self.mode)} ({hint})")
+            for name in unused
+            if name in self.model_fields_set
+        ]
+
+    def _cluster_problems(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.shards < 3:
+            problems.append(
+                (
+                    "shards",
+                    "a Redis Cluster needs at least 3 masters (set redis.shards to 3 or more)",
+                )
+            )
+        if self.replicas < 1:
+            problems.append(
+                (
+                    "replicas",
+                    "automatic failover needs at least 1 replica per master "
+                    "(set redis.replicas to 1 or more)",
+                )
+            )
+        if self.node_count > MAX_REDIS_NODES:
+            problems.append(
+                (
+                    "shards",
+                    f"{self.shards} shards x {1 + self.replicas} nodes = {self.node_count} "
+                    f"nodes, more than the {MAX_REDIS_NODES} the address plan holds",
+                )
+            )
+        if self.host_port_base is not None and self.host_port_base + self.node_count - 1 > 65535:
+            problems.append(
+                (
+                    "hostPortBase",
+                    f"{self.host_port_base} + {self.node_count} nodes runs past port "
+                    "65535 (lower redis.hostPortBase)",
+                )
+            )
+        return problems
+
+    def _sentinel_problems(self) -> list[tuple[str, str]]:
+        return [
+            *self._sentinel_count_problems(),
+            *self._sentinel_group_problems(),
+            *self._sentinel_timing_problems(),
+            *self._sentinel_port_problems(),
+        ]
+
+    def _sentinel_count_problems(self) -> list[tuple[str, str]]:
+        problems = []
+        n = self.sentinels
+        if n < 3 or n % 2 == 0:
+            problems.append(
+                (
+                    "sentinels",
+                    f"must be odd and at least 3, got {n}: a majority of Sentinels must "
+                    "authorize a failover, and an even count survives no more failures than "
+                    "the odd count below it (set redis.sentinels to 3, 5, 7 or 9)",
+                )
+            )
+        elif n > MAX_SENTINELS:
+            problems.append(
+                (
+                    "sentinels",
+                    f"{n} Sentinels do not fit the address plan, which holds {MAX_SENTINELS} "
+                    "(set redis.sentinels to 3, 5, 7 or 9)",
+                )
+            )
+        elif self.quorum is not None and not n // 2 < self.quorum <= n:
+            low = n // 2 + 1
+            problems.append(
+                (
+                    "quorum",
+                    f"must be a majority of the {n} Sentinels, between {low} and {n}, got "
+                    f"{self.quorum}: a smaller quorum lets a minority declare a primary down, "
+                    f"a larger one can never be reached (set redis.quorum to {low})",
+                )
+            )
+        return problems
+
+    def _sentinel_group_problems(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.replicas < 1:
+            problems.append(
+                (
+                    "replicas",
+                    "automatic failover needs at least 1 replica per primary "
+                    "(set redis.replicas to 1 or more)",
+                )
+            )
+        if self.shards > MAX_SENTINEL_SHARDS:
+            problems.append(
+                (
+                    "shards",
+                    f"{self.shards} groups need {self.shards} x {SENTINEL_GROUP_STRIDE} "
+                    f"addresses, more than the {MAX_REDIS_NODES} the address plan holds "
+                    f"(set redis.shards to {MAX_SENTINEL_SHARDS} or fewer)",
+                )
+            )
+        mrw = self.min_replicas_to_write
+        if mrw is not None and self.replicas >= 1 and mrw >= self.replicas:
+            problems.append(
+                (
+                    "minReplicasToWrite",
+                    f"{mrw} with {self.replicas} replica(s) per group refuses every write "
+                    "after a failover until the failed node is back (set "
+                    f"redis.minReplicasToWrite to at most {self.replicas - 1}, or raise "
+                    "redis.replicas)",
+                )
+            )
+        return problems
+
+    def _sentinel_timing_problems(self) -> list[tuple[str, str]]:
+        if self.failover_timeout_ms > self.down_after_ms:
+            return []
+        return [
+            (
+                "failoverTimeoutMs",
+                f"must be greater than redis.downAfterMs ({self.down_after_ms} ms), got "
+                f"{self.failover_timeout_ms}: a failover would time out before a primary "
+                f"can even be declared down (set redis.failoverTimeoutMs to "
+                f"{max(2 * self.down_after_ms, 30000)} or lower redis.downAfterMs)",
+            )
+        ]
+
+    def _sentinel_port_problems(self) -> list[tuple[str, str]]:
+        problems = []
+        nodes = None
+        if self.host_port_base is not None:
+            nodes = (self.host_port_base, self.host_port_base + self.sentinel_port_span - 1)
+            if nodes[1] > 65535:
+                problems.append(
+                    (
+                        "hostPortBase",
+                        f"{self.host_port_base} + {self.sentinel_port_span} ports runs past "
+                        "port 65535 (lower redis.hostPortBase)",
+                    )
+                )
+        base = self.sentinel_host_port_base
+        if base is None:
+            return problems
+        last = base + self.sentinels - 1
+        if last > 65535:
+            problems.append(
+                (
+                    "sentinelHostPortBase",
+                    f"{base} + {self.sentinels} Sentinels runs past port 65535 "
+                    "(lower redis.sentinelHostPortBase)",
+                )
+            )
+        elif nodes is not None and base <= nodes[1] and nodes[0] <= last:
+            problems.append(
+                (
+                    "sentinelHostPortBase",
+                    f"ports {base}-{last} overlap the data nodes' {nodes[0]}-{nodes[1]} "
+                    f"(set redis.sentinelHostPortBase to {nodes[1] + 1} or more, or below "
+                    f"{nodes[0] - self.sentinels + 1})",
+                )
+            )
+        return problems
+
+
+def _alias(name: str) -> str:
+    field = RedisConfig.model_fields[name]
+    return field.alias or name
+
+
+def _other(mode: str) -> str:
+    return "sentinel" if mode == "cluster" else "cluster"
+
+
+def _all_at_once(problems: list[tuple[str, str]]) -> ValidationError:
+    """Every model-level problem in one error, each reported at `redis.<field>`.
+
+    A model validator can only raise once; pydantic-core keeps the line errors of
+    a ValidationError raised inside a validator, so the user sees all problems
+    in one run instead of fixing them one at a time.
+    """
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError("value_error", str(field_error(field, message))),
+            loc=(),
+            input=None,
+        )
+        for field, message in problems
+    ]
+    return ValidationError.from_exception_data("RedisConfig", details)
+
+
+class RedisClusterExports(Exports):
+    """Stack outputs of `redis.mode: cluster` (components/redis_cluster.py)."""
+
+    redis_mode: Literal["cluster"]
+    redis_nodes: list[NodeOutput]
+    redis_host_address_map: dict[str, str]
+    redis_url: str
+    redis_password: str
+
+
+class SentinelNodeOutput(NodeOutput):
+    master_set: str
+    initial_role: Literal["primary", "replica"]
+
+
+class RedisSentinelExports(Exports):
+    """Stack outputs of `redis.mode: sentinel` (components/redis_sentinel.py)."""
+
+    redis_mode: Literal["sentinel"]
+    redis_nodes: list[SentinelNodeOutput]
+    redis_sentinels: list[NodeOutput]
+    redis_master_sets: list[str]
+    redis_host_address_map: dict[str, str]
+    redis_password: str

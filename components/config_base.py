@@ -71,6 +71,11 @@ class ComponentConfig(Model):
     def advisories(self) -> list[str]:
         return []
 
+    def host_ports(self) -> list[tuple[str, int, int]]:
+        """The host ports this config publishes: (camelCase field, first, last).
+        The stack root refuses two components that publish the same port."""
+        return []
+
 
 class OutputsUnreadable(ValueError):
     """A stack's outputs are not what a component exports (missing or renamed)."""

@@ -139,6 +139,16 @@ class MongoConfig(ComponentConfig):
         """Containers: data-bearing members plus the arbiter, if any."""
         return self.members + int(self.arbiter)
 
+    def host_ports(self) -> list[tuple[str, int, int]]:
+        """Members publish their own port (`portBase + i`, the arbiter's `+ 50`) 1:1."""
+        if not self.publish:
+            return []
+        ports = [("portBase", self.port_base, self.port_base + self.members - 1)]
+        if self.arbiter:
+            arbiter = self.port_base + ARBITER_PORT_OFFSET
+            ports.append(("portBase", arbiter, arbiter))
+        return ports
+
     def member_roles(self) -> list[MemberRole]:
         """Effective settings of every data-bearing member, in order."""
         roles = []

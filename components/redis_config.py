@@ -113,6 +113,16 @@ class RedisConfig(ComponentConfig):
         """Host ports (and addresses) a sentinel-mode layout spans, from base."""
         return (self.shards - 1) * SENTINEL_GROUP_STRIDE + 1 + self.replicas
 
+    def host_ports(self) -> list[tuple[str, int, int]]:
+        ports = []
+        span = self.node_count if self.mode == "cluster" else self.sentinel_port_span
+        if self.host_port_base is not None:
+            ports.append(("hostPortBase", self.host_port_base, self.host_port_base + span - 1))
+        base = self.sentinel_host_port_base
+        if self.mode == "sentinel" and base is not None:
+            ports.append(("sentinelHostPortBase", base, base + self.sentinels - 1))
+        return ports
+
     @model_validator(mode="after")
     def _topology(self) -> RedisConfig:
         problems = self._mode_keys()

@@ -13,7 +13,7 @@ BLOCKS: dict[str, tuple[int, int]] = {
     # role: (first host number, size)
     "redis-init": (9, 1),
     "redis": (10, 80),
-    "sentinel": (90, 10),
+    "sentinel": (90, 9),  # MAX_SENTINELS; .99 is the Mongo init container's
     "mongo-init": (99, 1),
     "mongo": (100, 60),
     "mongo-arbiter": (160, 1),  # its own address: never one a data member had

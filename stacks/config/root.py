@@ -8,7 +8,7 @@ level (`infra:redisPassword: {secure: ...}`) so that Pulumi encrypts them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -21,10 +21,12 @@ from pydantic import (
     ValidationInfo,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel, to_snake
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from components.config_base import ComponentConfig, Model
+from components.config_base import ComponentConfig, Model, field_error
 from stacks.config.base import NAMESPACE
 from stacks.config.errors import ConfigInvalid, Problem, problems_from
 from stacks.config.network import NetworkConfig
@@ -58,6 +60,27 @@ class StackConfig(Model):
 
     registry: ClassVar[Registry] = REGISTRY
     network: NetworkConfig = NetworkConfig()
+
+    @model_validator(mode="after")
+    def _host_ports_apart(self) -> StackConfig:
+        """Two components publishing the same host port: Docker would fail the
+        second container mid-`up`; refuse it here, naming both settings."""
+        problems = host_port_clashes(
+            {key: self.part(key).host_ports() for key in self.enabled_components()}
+        )
+        if problems:
+            raise ValidationError.from_exception_data(
+                "StackConfig",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("value_error", str(field_error(where, msg))),
+                        loc=(),
+                        input=None,
+                    )
+                    for where, msg in problems
+                ],
+            )
+        return self
 
     def part(self, key: str) -> ComponentConfig:
         """The config of component `key`; an absent key that the model was built
@@ -122,6 +145,26 @@ class StackConfig(Model):
             if n in self.__dict__
         }
         return self.model_copy(update=updates)
+
+
+def host_port_clashes(
+    published: Mapping[str, list[tuple[str, int, int]]],
+) -> list[tuple[str, str]]:
+    """(`key.field`, message) for every host port range that overlaps another
+    component's."""
+    spans = [(key, f, a, b) for key, ranges in published.items() for f, a, b in ranges]
+    problems = []
+    for i, (key, field, first, last) in enumerate(spans):
+        for other, ofield, ofirst, olast in spans[i + 1 :]:
+            if key != other and first <= olast and ofirst <= last:
+                problems.append(
+                    (
+                        f"{other}.{ofield}",
+                        f"host ports {ofirst}-{olast} overlap {key}.{field}'s {first}-{last} "
+                        f"(set {other}.{ofield} so that its ports start after {last} or end before {first})",
+                    )
+                )
+    return problems
 
 
 def _secret_not_plain(cls: type[StackConfig], value: Any, info: ValidationInfo) -> Any:

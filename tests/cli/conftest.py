@@ -17,6 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    yield make_project(tmp_path, monkeypatch)
+
+
+def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A scratch copy of the project (Pulumi.yaml, stacks/, templates/), no tools, with
     the local stack file as infra creates it on first use (never the developer's own)."""
     root = tmp_path / "project"
@@ -38,7 +42,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         "INFRA_PROG",
     ):
         monkeypatch.delenv(var, raising=False)
-    yield root
+    return root
 
 
 @pytest.fixture

@@ -120,7 +120,10 @@ def test_every_shell_command_the_containers_run_is_valid_sh(capture: Capture) ->
     scripts += [t["healthcheck"]["tests"][1] for t in (r.spec for r in capture.containers())]
     scripts.append(capture.named("mongo-init").spec["command"][2])
     for script in scripts:
-        subprocess.run(["sh", "-n", "-c", script], check=True, timeout=10)
+        done = subprocess.run(
+            ["sh", "-n", "-c", script], capture_output=True, text=True, timeout=10
+        )
+        assert done.returncode == 0, f"{script!r}: {done.stderr}"
 
 
 def test_keyfile_and_password_only_travel_as_secrets(capture: Capture) -> None:
@@ -276,7 +279,7 @@ def test_mongo_disabled_creates_nothing() -> None:
 @pytest.mark.parametrize("missing", ["mongoRootPassword", "mongoKeyFile"])
 def test_missing_secret_is_a_clear_error(missing: str) -> None:
     secrets = {k: v for k, v in SECRETS.items() if k != missing}
-    with pytest.raises(Exception, match=f"infra:{missing} is not set"):
+    with pytest.raises(pulumi.RunError, match=f"infra:{missing} is not set"):
         run_program("unit", {**NO_REDIS, "mongo": {"enabled": True}}, secrets)
 
 
@@ -307,7 +310,7 @@ def test_keyfile_check_is_exactly_mongods_rule() -> None:
 
 
 def test_a_keyfile_mongod_would_refuse_fails_the_run() -> None:
-    with pytest.raises(Exception, match="only hold base64 characters"):
+    with pytest.raises(ValueError, match="only hold base64 characters"):
         run_program(
             "unit",
             {**NO_REDIS, "mongo": {"enabled": True}},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+import pulumi
 import pytest
 
 from components import docker_node, redis_cluster
@@ -101,7 +102,8 @@ def test_init_container_waits_for_every_node(capture: Capture) -> None:
 
 def test_init_script_is_valid_shell() -> None:
     script = redis_cluster.dn.script_text("redis-cluster-init.sh")
-    subprocess.run(["sh", "-n", "/dev/stdin"], input=script.encode(), check=True)
+    done = subprocess.run(["sh", "-n", "/dev/stdin"], input=script, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_outputs_for_host_and_network_clients(capture: Capture) -> None:
@@ -139,7 +141,7 @@ def test_disabled_redis_creates_nothing() -> None:
 
 
 def test_missing_password_is_a_clear_error() -> None:
-    with pytest.raises(Exception, match="infra:redisPassword is not set"):
+    with pytest.raises(pulumi.RunError, match="infra:redisPassword is not set"):
         run_program("unit", {}, {})
 
 

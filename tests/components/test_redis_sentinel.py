@@ -296,7 +296,8 @@ def run_script(
 
 
 def test_script_is_valid_shell() -> None:
-    subprocess.run(["sh", "-n", "/dev/stdin"], input=SCRIPT.encode(), check=True)
+    done = subprocess.run(["sh", "-n", "/dev/stdin"], input=SCRIPT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("shell", SHELLS, ids=" ".join)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from components.redis_config import MAX_REDIS_NODES
 from stacks.config import ConfigInvalid, parse_config, read_stack_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,7 +138,8 @@ def test_missing_and_broken_stack_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["local.yaml", "production.yaml"])
 def test_templates_validate(name: str) -> None:
-    parse_config(read_stack_file(REPO / "templates" / name))
+    config = parse_config(read_stack_file(REPO / "templates" / name))
+    assert "redis" in config.enabled_components()
 
 
 def test_local_stack_template_validates() -> None:
@@ -180,7 +182,16 @@ def test_arbitrary_input_is_valid_or_a_validation_error(raw: dict[str, Any]) -> 
     except ConfigInvalid as exc:
         assert exc.problems and all(p.message for p in exc.problems)
     else:
-        assert config.redis.node_count == config.redis.shards * (1 + config.redis.replicas)
+        # What was accepted keeps the promises the components rely on.
+        r = config.redis
+        assert r.replicas >= 1 and r.node_count <= MAX_REDIS_NODES
+        if r.mode == "cluster":
+            assert r.shards >= 3
+            assert r.host_port_base is None or r.host_port_base + r.node_count - 1 <= 65535
+        else:
+            assert r.sentinels % 2 == 1 and r.sentinels >= 3
+            assert r.sentinels // 2 < r.sentinel_quorum <= r.sentinels
+            assert r.failover_timeout_ms > r.down_after_ms
 
 
 def test_plain_text_provider_token_is_refused(tmp_path: Path) -> None:

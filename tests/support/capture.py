@@ -7,15 +7,14 @@ names), secrets still marked secret.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 PROJECT = "infra"
@@ -94,14 +93,17 @@ def _urn_name(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
-def _record_options(capture: Capture) -> Callable[[], None]:
-    """Wrap the mock monitor to keep what MockResourceArgs leaves out: the
-    parent, the dependencies and `delete_before_replace` of each resource."""
-    original = pulumi_mocks.MockMonitor.RegisterResource
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, keeping what MockResourceArgs leaves out: the parent,
+    the dependencies and the options of each resource (passed to `set_mocks`)."""
 
-    def register(monitor: Any, request: Any) -> Any:
-        reply = original(monitor, request)
-        for res in reversed(capture.resources):
+    def __init__(self, mocks: CaptureMocks) -> None:
+        super().__init__(mocks)
+        self.capture = mocks.capture
+
+    def RegisterResource(self, request: Any) -> Any:
+        reply = super().RegisterResource(request)
+        for res in reversed(self.capture.resources):
             if res.name == request.name and res.type == request.type:
                 res.parent = _urn_name(request.parent) if request.parent else None
                 res.dependencies = sorted({_urn_name(u) for u in request.dependencies})
@@ -111,13 +113,6 @@ def _record_options(capture: Capture) -> Callable[[], None]:
                 res.aliases = [a for a in sent if a]
                 break
         return reply
-
-    pulumi_mocks.MockMonitor.RegisterResource = register  # type: ignore[method-assign]
-
-    def restore() -> None:
-        pulumi_mocks.MockMonitor.RegisterResource = original  # type: ignore[method-assign]
-
-    return restore
 
 
 def run_program(
@@ -134,28 +129,40 @@ def run_program(
     `(value, is_secret)` pairs.
     """
     capture = Capture()
-    pulumi.runtime.set_mocks(CaptureMocks(capture), project=PROJECT, stack=stack, preview=preview)
+    mocks = CaptureMocks(capture)
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks)
+    )
     all_config = {f"{PROJECT}:{k}": json.dumps(v) for k, v in config.items()}
     all_config.update({f"{PROJECT}:{k}": v for k, v in (secrets or {}).items()})
     pulumi.runtime.set_all_config(all_config, [f"{PROJECT}:{k}" for k in secrets or {}])
     exported: dict[str, Any] = {}
-    restore = _record_options(capture)
     original = pulumi.export
     pulumi.export = lambda name, value: exported.__setitem__(name, value)  # type: ignore[assignment]
-    try:
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[Any]:
         from stacks import program
 
-        _sync_await(run_pulumi_func(program.main))
+        program.main()
+        return resolved(exported, capture.outputs)
+
+    try:
+        run()
     finally:
         pulumi.export = original  # type: ignore[assignment]
-        restore()
-    capture.outputs = {k: resolve(v) for k, v in exported.items()}
     return capture
 
 
-def resolve(value: Any) -> tuple[Any, bool]:
-    """(plain value, is_secret) of an Output or a plain value."""
-    output = pulumi.Output.from_input(value)
-    plain_value = _sync_await(output.future())
-    secret = _sync_await(output.is_secret())
-    return plain_value, bool(secret)
+def resolved(exported: Mapping[str, Any], into: dict[str, Any]) -> pulumi.Output[Any]:
+    """One Output that, once every export is known, fills `into` with
+    `name: (plain value, is_secret)`; `pulumi.runtime.test` waits for it."""
+    names = list(exported)
+    values = [pulumi.Output.from_input(exported[n]) for n in names]
+    secret = [pulumi.Output.from_input(asyncio.ensure_future(v.is_secret())) for v in values]
+
+    def fill(args: list[Any]) -> None:
+        for i, name in enumerate(names):
+            into[name] = (args[i], bool(args[len(names) + i]))
+
+    return pulumi.Output.all(*values, *secret).apply(fill)

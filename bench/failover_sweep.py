@@ -92,9 +92,9 @@ from redis.retry import Retry
 
 from cli.ops import cluster as rediskit
 from cli.ops import drill
+from cli.ops import sentinel as rs
 from tests.engine.conftest import RefusingProxy, refusing_proxy
 from tests.support import dockerenv
-from cli.ops import sentinel as rs
 from tests.support.enginestack import TierStack, deployed_stack, redis_config
 
 RESULTS = Path(__file__).parent / "results" / "failover_sweep.json"

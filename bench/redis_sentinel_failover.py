@@ -52,9 +52,9 @@ from typing import Any
 import docker
 import redis
 
+from cli.ops import sentinel as rs
 from tests.engine.conftest import RefusingProxy, refusing_proxy
 from tests.support import dockerenv
-from cli.ops import sentinel as rs
 from tests.support.enginestack import TierStack, deployed_stack, redis_config
 
 RESULTS = Path(__file__).parent / "results" / "redis_sentinel_failover.json"

@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components.base import InfraComponent
 from components.cloudflare_types import (
     HTTP_DDOS_RULESET,
     OWASP_SCORE_RULE,
@@ -260,7 +261,7 @@ def record_output(record: EdgeRecord, resource: cloudflare.DnsRecord) -> pulumi.
 # -------------------------------------------------------------------- component
 
 
-class CloudflareEdge(pulumi.ComponentResource):
+class CloudflareEdge(InfraComponent):
     """DNS records, zone settings and one entry-point ruleset per phase.
 
     Replacements delete first: a record or ruleset cannot exist twice (same
@@ -269,6 +270,7 @@ class CloudflareEdge(pulumi.ComponentResource):
     stack leaves Cloudflare's value as it is.
     """
 
+    exports_model = EdgeExports
     zone_id: pulumi.Output[str]
     records: pulumi.Output[list[dict[str, Any]]]
     ruleset_ids: pulumi.Output[dict[str, str]]
@@ -376,10 +378,4 @@ class CloudflareEdge(pulumi.ComponentResource):
         )
         self.register_outputs(
             {"zoneId": self.zone_id, "records": self.records, "rulesetIds": self.ruleset_ids}
-        )
-
-    def exports(self) -> dict[str, Any]:
-        """The stack outputs of this component (see EdgeExports)."""
-        return EdgeExports.outputs(
-            edge_zone_id=self.zone_id, edge_records=self.records, edge_ruleset_ids=self.ruleset_ids
         )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
 class Model(BaseModel):
@@ -26,6 +27,24 @@ class Model(BaseModel):
 
 
 _MARK = "\u00a7"  # marks a model-level error that belongs to one field
+
+
+def problems_error(title: str, problems: list[tuple[str, str]]) -> ValidationError:
+    """Every model-level problem in one error, each reported at `<model>.<field>`.
+
+    A model validator can only raise once; pydantic-core keeps the line errors of
+    a ValidationError raised inside a validator, so the user sees all problems
+    in one run instead of fixing them one at a time.
+    """
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError("value_error", str(field_error(field, message))),
+            loc=(),
+            input=None,
+        )
+        for field, message in problems
+    ]
+    return ValidationError.from_exception_data(title, details)
 
 
 def field_error(field: str, message: str) -> ValueError:
@@ -77,6 +96,15 @@ class ComponentConfig(Model):
         return []
 
 
+def port_problems(key: str, ports: list[tuple[str, int, int]]) -> list[tuple[str, str]]:
+    """(field, message) for each published range that runs past port 65535."""
+    return [
+        (field, f"{first} + {last - first + 1} ports runs past port 65535 (lower {key}.{field})")
+        for field, first, last in ports
+        if last > 65535
+    ]
+
+
 class OutputsUnreadable(ValueError):
     """A stack's outputs are not what a component exports (missing or renamed)."""
 
@@ -105,6 +133,9 @@ class Exports(BaseModel):
     def names(cls) -> list[str]:
         return [info.alias or name for name, info in cls.model_fields.items()]
 
+    # The stack outputs' shared prefix: field `redis_nodes` is the component's `nodes`.
+    prefix: ClassVar[str] = ""
+
     @classmethod
     def outputs(cls, **values: Any) -> dict[str, Any]:
         """`{output name: value}` for `pulumi.export`, every field given once."""
@@ -115,6 +146,14 @@ class Exports(BaseModel):
                 f"{cls.__name__}.outputs: missing {sorted(missing)}, unknown {sorted(unknown)}"
             )
         return {cls.model_fields[k].alias or k: v for k, v in values.items()}
+
+    @classmethod
+    def collect(cls, source: object) -> dict[str, Any]:
+        """`outputs(...)` read from `source`'s attributes named like the fields,
+        less `prefix`."""
+        return cls.outputs(
+            **{name: getattr(source, name.removeprefix(cls.prefix)) for name in cls.model_fields}
+        )
 
     @classmethod
     def read(cls, outputs: Mapping[str, Any]) -> Self:

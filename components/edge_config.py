@@ -20,7 +20,7 @@ import hashlib
 import ipaddress
 import re
 from collections import Counter
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -475,6 +475,8 @@ class EdgeConfig(ComponentConfig):
 
 class EdgeExports(Exports):
     """Stack outputs of the Cloudflare edge (components/cloudflare_edge.py)."""
+
+    prefix: ClassVar[str] = "edge_"
 
     edge_zone_id: str
     edge_records: list[dict[str, Any]]

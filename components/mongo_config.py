@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import Field, field_validator, model_validator
 
-from components.config_base import ComponentConfig, Exports, Model, check_image, field_error
+from components.config_base import (
+    ComponentConfig,
+    Exports,
+    Model,
+    check_image,
+    field_error,
+    port_problems,
+    problems_error,
+)
 
 MAX_MEMBERS = 50  # MongoDB's limit on replica set members
 MAX_VOTING = 7  # MongoDB's limit on voting members
@@ -25,8 +32,6 @@ ReadPreference = Literal[
 ]
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _USER_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-# camelCase field names used in problems -> attribute names
-_ATTR = {"memberSettings": "member_settings", "portBase": "port_base"}
 
 
 @dataclass(frozen=True)
@@ -139,15 +144,17 @@ class MongoConfig(ComponentConfig):
         """Containers: data-bearing members plus the arbiter, if any."""
         return self.members + int(self.arbiter)
 
-    def host_ports(self) -> list[tuple[str, int, int]]:
-        """Members publish their own port (`portBase + i`, the arbiter's `+ 50`) 1:1."""
-        if not self.publish:
-            return []
+    def member_ports(self) -> list[tuple[str, int, int]]:
+        """Member i listens on `portBase + i`, the arbiter on `portBase + 50`."""
         ports = [("portBase", self.port_base, self.port_base + self.members - 1)]
         if self.arbiter:
             arbiter = self.port_base + ARBITER_PORT_OFFSET
             ports.append(("portBase", arbiter, arbiter))
         return ports
+
+    def host_ports(self) -> list[tuple[str, int, int]]:
+        """Members publish their own port 1:1 on the host, when `publish` is set."""
+        return self.member_ports() if self.publish else []
 
     def member_roles(self) -> list[MemberRole]:
         """Effective settings of every data-bearing member, in order."""
@@ -177,17 +184,7 @@ class MongoConfig(ComponentConfig):
     def _topology(self) -> MongoConfig:
         problems = self._topology_problems()
         if problems:
-            raise ValidationError.from_exception_data(
-                "MongoConfig",
-                [
-                    InitErrorDetails(
-                        type=PydanticCustomError("value_error", message),
-                        loc=(field,),
-                        input=getattr(self, _ATTR.get(field, field), None),
-                    )
-                    for field, message in problems
-                ],
-            )
+            raise problems_error("MongoConfig", problems)
         return self
 
     def _topology_problems(self) -> list[tuple[str, str]]:
@@ -202,16 +199,8 @@ class MongoConfig(ComponentConfig):
                 )
             )
         problems += self._voting_problems()
-        last_port = self.port_base + (ARBITER_PORT_OFFSET if self.arbiter else self.members - 1)
-        if last_port > 65535:
-            problems.append(
-                (
-                    "portBase",
-                    f"the last member port would be {last_port}, past 65535 (the arbiter "
-                    "listens on portBase + 50): lower mongo.portBase",
-                )
-            )
-        return problems
+        # Published or not, the members listen on these ports inside their containers.
+        return problems + port_problems("mongo", self.member_ports())
 
     def _voting_problems(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
@@ -268,6 +257,8 @@ class MongoConfig(ComponentConfig):
 
 class MongoExports(Exports):
     """Stack outputs of the replica set (components/mongo_replicaset.py)."""
+
+    prefix: ClassVar[str] = "mongo_"
 
     mongo_members: list[dict[str, Any]]
     mongo_url: str

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import docker_node as dn
+from components.base import InfraComponent
 from components.mongo_config import ARBITER_PORT_OFFSET, MemberRole, MongoConfig, MongoExports
 
 KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile"
@@ -207,7 +208,7 @@ def preferred_primary(layout: Layout) -> int:
     return max(range(len(layout.roles)), key=lambda i: layout.roles[i].priority)
 
 
-class MongoReplicaSet(pulumi.ComponentResource):
+class MongoReplicaSet(InfraComponent):
     """A MongoDB replica set whose members sit at fixed addresses on one network.
 
     Members are named `<prefix>-<i>` (container name, hostname and network
@@ -220,6 +221,7 @@ class MongoReplicaSet(pulumi.ComponentResource):
     only (`directConnection=true`).
     """
 
+    exports_model = MongoExports
     members: pulumi.Output[list[dict[str, Any]]]
     url: pulumi.Output[str]
     host_url: pulumi.Output[str | None]
@@ -410,15 +412,4 @@ class MongoReplicaSet(pulumi.ComponentResource):
                 "hostsEntry": self.hosts_entry,
                 "rootPassword": self.root_password,
             }
-        )
-
-    def exports(self) -> dict[str, Any]:
-        """The stack outputs of this component (see MongoExports)."""
-        return MongoExports.outputs(
-            mongo_members=self.members,
-            mongo_url=self.url,
-            mongo_host_url=self.host_url,
-            mongo_host_direct_url=self.host_direct_url,
-            mongo_hosts_entry=self.hosts_entry,
-            mongo_root_password=self.root_password,
         )

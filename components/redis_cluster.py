@@ -8,6 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import docker_node as dn
+from components.redis_base import RedisTier
 from components.redis_config import RedisClusterExports, RedisConfig
 
 REDIS_PORT = 6379
@@ -74,7 +75,7 @@ def node_conf(config: RedisConfig, ip: str, password: str) -> str:
     return "\n".join([*lines, ""])
 
 
-class RedisCluster(pulumi.ComponentResource):
+class RedisCluster(RedisTier):
     """A Redis Cluster whose nodes sit at fixed addresses on one Docker network.
 
     Reachability: nodes announce their fixed container IPs, so containers on the
@@ -83,27 +84,19 @@ class RedisCluster(pulumi.ComponentResource):
     addresses to them (`host_address_map` output; redis-py: `address_remap`).
     """
 
+    type_token = "infra:redis:Cluster"
+    exports_model = RedisClusterExports
+    mode = "cluster"
     nodes: pulumi.Output[list[dict[str, Any]]]
-    seed_url: pulumi.Output[str]
+    url: pulumi.Output[str]
     host_address_map: pulumi.Output[dict[str, str]]
     password: pulumi.Output[str]
 
-    def __init__(
-        self,
-        name: str,
-        config: RedisConfig,
-        site: dn.Site,
-        password: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("infra:redis:Cluster", name, None, opts)
-        self.config, self.site = config, site
-        secret = pulumi.Output.secret(password)
-        image = dn.node_image(name, config.image, self)
-        nodes = cluster_nodes(config, site)
-        containers = [self._node(name, i, node, image, secret) for i, node in enumerate(nodes)]
-        init = self._init(name, nodes, image, secret, containers)
-        self._set_outputs(nodes, secret, init)
+    def build(self, name: str, image: docker.RemoteImage, password: pulumi.Output[str]) -> None:
+        nodes = cluster_nodes(self.config, self.site)
+        containers = [self._node(name, i, node, image, password) for i, node in enumerate(nodes)]
+        init = self._init(name, nodes, image, password, containers)
+        self._set_outputs(nodes, password, init)
 
     def _node(
         self,
@@ -189,24 +182,12 @@ class RedisCluster(pulumi.ComponentResource):
         )
         self.password = password
         # The URL depends on the init container: it is only useful once formed.
-        self.seed_url = pulumi.Output.all(password, init.id).apply(
-            lambda v: f"redis://:{v[0]}@{seed}"
-        )
+        self.url = pulumi.Output.all(password, init.id).apply(lambda v: f"redis://:{v[0]}@{seed}")
         self.register_outputs(
             {
                 "nodes": self.nodes,
                 "hostAddressMap": self.host_address_map,
-                "seedUrl": self.seed_url,
+                "seedUrl": self.url,
                 "password": self.password,
             }
-        )
-
-    def exports(self) -> dict[str, Any]:
-        """The stack outputs of this component (see RedisClusterExports)."""
-        return RedisClusterExports.outputs(
-            redis_mode="cluster",
-            redis_nodes=self.nodes,
-            redis_host_address_map=self.host_address_map,
-            redis_url=self.seed_url,
-            redis_password=self.password,
         )

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import Field, field_validator, model_validator
 
 from components.config_base import (
     ComponentConfig,
     Exports,
     NodeOutput,
     check_image,
-    field_error,
+    port_problems,
+    problems_error,
 )
 
 MAX_REDIS_NODES = 80  # the address plan reserves .10-.89 of the subnet for Redis nodes
@@ -131,7 +131,7 @@ class RedisConfig(ComponentConfig):
         else:
             problems += self._sentinel_problems()
         if problems:
-            raise _all_at_once(problems)
+            raise problems_error("RedisConfig", problems)
         return self
 
     def _mode_keys(self) -> list[tuple[str, str]]:
@@ -176,15 +176,7 @@ class RedisConfig(ComponentConfig):
                     f"nodes, more than the {MAX_REDIS_NODES} the address plan holds",
                 )
             )
-        if self.host_port_base is not None and self.host_port_base + self.node_count - 1 > 65535:
-            problems.append(
-                (
-                    "hostPortBase",
-                    f"{self.host_port_base} + {self.node_count} nodes runs past port "
-                    "65535 (lower redis.hostPortBase)",
-                )
-            )
-        return problems
+        return problems + port_problems("redis", self.host_ports())
 
     def _sentinel_problems(self) -> list[tuple[str, str]]:
         return [
@@ -272,31 +264,13 @@ class RedisConfig(ComponentConfig):
         ]
 
     def _sentinel_port_problems(self) -> list[tuple[str, str]]:
-        problems = []
-        nodes = None
-        if self.host_port_base is not None:
-            nodes = (self.host_port_base, self.host_port_base + self.sentinel_port_span - 1)
-            if nodes[1] > 65535:
-                problems.append(
-                    (
-                        "hostPortBase",
-                        f"{self.host_port_base} + {self.sentinel_port_span} ports runs past "
-                        "port 65535 (lower redis.hostPortBase)",
-                    )
-                )
-        base = self.sentinel_host_port_base
-        if base is None:
+        problems = port_problems("redis", self.host_ports())
+        published = dict((field, (first, last)) for field, first, last in self.host_ports())
+        nodes, sentinels = published.get("hostPortBase"), published.get("sentinelHostPortBase")
+        if problems or nodes is None or sentinels is None:
             return problems
-        last = base + self.sentinels - 1
-        if last > 65535:
-            problems.append(
-                (
-                    "sentinelHostPortBase",
-                    f"{base} + {self.sentinels} Sentinels runs past port 65535 "
-                    "(lower redis.sentinelHostPortBase)",
-                )
-            )
-        elif nodes is not None and base <= nodes[1] and nodes[0] <= last:
+        base, last = sentinels
+        if base <= nodes[1] and nodes[0] <= last:
             problems.append(
                 (
                     "sentinelHostPortBase",
@@ -317,27 +291,10 @@ def _other(mode: str) -> str:
     return "sentinel" if mode == "cluster" else "cluster"
 
 
-def _all_at_once(problems: list[tuple[str, str]]) -> ValidationError:
-    """Every model-level problem in one error, each reported at `redis.<field>`.
-
-    A model validator can only raise once; pydantic-core keeps the line errors of
-    a ValidationError raised inside a validator, so the user sees all problems
-    in one run instead of fixing them one at a time.
-    """
-    details = [
-        InitErrorDetails(
-            type=PydanticCustomError("value_error", str(field_error(field, message))),
-            loc=(),
-            input=None,
-        )
-        for field, message in problems
-    ]
-    return ValidationError.from_exception_data("RedisConfig", details)
-
-
 class RedisClusterExports(Exports):
     """Stack outputs of `redis.mode: cluster` (components/redis_cluster.py)."""
 
+    prefix: ClassVar[str] = "redis_"
     redis_mode: Literal["cluster"]
     redis_nodes: list[NodeOutput]
     redis_host_address_map: dict[str, str]
@@ -353,6 +310,7 @@ class SentinelNodeOutput(NodeOutput):
 class RedisSentinelExports(Exports):
     """Stack outputs of `redis.mode: sentinel` (components/redis_sentinel.py)."""
 
+    prefix: ClassVar[str] = "redis_"
     redis_mode: Literal["sentinel"]
     redis_nodes: list[SentinelNodeOutput]
     redis_sentinels: list[NodeOutput]

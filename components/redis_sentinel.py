@@ -28,6 +28,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import docker_node as dn
+from components.redis_base import RedisTier
 from components.redis_config import SENTINEL_GROUP_STRIDE, RedisConfig, RedisSentinelExports
 
 REDIS_PORT = 6379
@@ -177,7 +178,7 @@ def sentinel_conf(layout: Layout, j: int, password: str) -> str:
     return "\n".join([*lines, ""])
 
 
-class RedisSentinel(pulumi.ComponentResource):
+class RedisSentinel(RedisTier):
     """Primary/replica groups plus Sentinels, at fixed addresses on one Docker network.
 
     Reachability: Sentinel reports fixed container IPs, so containers on the
@@ -188,27 +189,22 @@ class RedisSentinel(pulumi.ComponentResource):
     which map announced addresses to them (`host_address_map` output).
     """
 
+    type_token = "infra:redis:Sentinel"
+    exports_model = RedisSentinelExports
+    mode = "sentinel"
     nodes: pulumi.Output[list[dict[str, Any]]]
     sentinels: pulumi.Output[list[dict[str, Any]]]
     master_sets: pulumi.Output[list[str]]
     host_address_map: pulumi.Output[dict[str, str]]
     password: pulumi.Output[str]
 
-    def __init__(
-        self,
-        name: str,
-        config: RedisConfig,
-        site: dn.Site,
-        password: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("infra:redis:Sentinel", name, None, opts)
-        self.layout = Layout(config, site)
-        secret = pulumi.Output.secret(password)
-        image = dn.node_image(name, config.image, self)
-        nodes = [self._node(name, g, k, image, secret) for g, k in self.layout.members()]
-        sentinels = [self._sentinel(name, j, image, secret, nodes) for j in range(config.sentinels)]
-        self._set_outputs(secret, sentinels)
+    def build(self, name: str, image: docker.RemoteImage, password: pulumi.Output[str]) -> None:
+        self.layout = Layout(self.config, self.site)
+        nodes = [self._node(name, g, k, image, password) for g, k in self.layout.members()]
+        sentinels = [
+            self._sentinel(name, j, image, password, nodes) for j in range(self.config.sentinels)
+        ]
+        self._set_outputs(password, sentinels)
 
     @staticmethod
     def _uploads(template_path: str, template: pulumi.Output[str]) -> list[Any]:
@@ -322,15 +318,4 @@ class RedisSentinel(pulumi.ComponentResource):
                 "hostAddressMap": self.host_address_map,
                 "password": self.password,
             }
-        )
-
-    def exports(self) -> dict[str, Any]:
-        """The stack outputs of this component (see RedisSentinelExports)."""
-        return RedisSentinelExports.outputs(
-            redis_mode="sentinel",
-            redis_nodes=self.nodes,
-            redis_sentinels=self.sentinels,
-            redis_master_sets=self.master_sets,
-            redis_host_address_map=self.host_address_map,
-            redis_password=self.password,
         )

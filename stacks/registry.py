@@ -150,34 +150,26 @@ def _describe_redis(config: RedisConfig) -> str:
     return f"redis {config.mode} {config.shards}x(1+{config.replicas})"
 
 
-REDIS_SECRETS = {"redisPassword": _token}
+def _redis(mode: str, exports: str, build: str) -> Component:
+    """Redis Cluster or Sentinel groups: one config key, `redis.mode` picks."""
+    return Component(
+        key="redis",
+        model="components.redis_config:RedisConfig",
+        exports=f"components.redis_config:{exports}",
+        build=f"stacks.program:{build}",
+        describe=_describe_redis,
+        image=_image,
+        status=f"cli.ops.health:redis_{mode}",
+        secrets={"redisPassword": _token},
+        applies=lambda c: c.enabled and c.mode == mode,
+        deployed_when={"redisMode": mode},
+    )
+
 
 REGISTRY = Registry(
     [
-        Component(
-            key="redis",
-            model="components.redis_config:RedisConfig",
-            exports="components.redis_config:RedisClusterExports",
-            build="stacks.program:build_redis_cluster",
-            describe=_describe_redis,
-            image=_image,
-            status="cli.ops.health:redis_cluster",
-            secrets=REDIS_SECRETS,
-            applies=lambda c: c.enabled and c.mode == "cluster",
-            deployed_when={"redisMode": "cluster"},
-        ),
-        Component(
-            key="redis",
-            model="components.redis_config:RedisConfig",
-            exports="components.redis_config:RedisSentinelExports",
-            build="stacks.program:build_redis_sentinel",
-            describe=_describe_redis,
-            image=_image,
-            status="cli.ops.health:redis_sentinel",
-            secrets=REDIS_SECRETS,
-            applies=lambda c: c.enabled and c.mode == "sentinel",
-            deployed_when={"redisMode": "sentinel"},
-        ),
+        _redis("cluster", "RedisClusterExports", "build_redis_cluster"),
+        _redis("sentinel", "RedisSentinelExports", "build_redis_sentinel"),
         Component(
             key="mongo",
             model="components.mongo_config:MongoConfig",

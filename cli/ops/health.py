@@ -7,7 +7,7 @@ consistent, and every master has a replica ready to take over.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ import redis
 from cli.ops.cluster import TIMEOUT_S, host_endpoint, node_client
 
 if TYPE_CHECKING:
+    from components.config_base import NodeOutput
     from components.mongo_config import MongoExports
     from components.redis_config import RedisClusterExports, RedisSentinelExports
     from stacks.registry import Registry
@@ -37,21 +38,44 @@ class Check:
         }
 
 
+def ask(
+    exports: RedisClusterExports | RedisSentinelExports,
+    node: NodeOutput,
+    question: Callable[[redis.Redis], Any],
+    details: list[str],
+) -> Any | None:
+    """`question`'s answer from `node` through the host address map, or None
+    with the reason added to `details`."""
+    remap = exports.redis_host_address_map
+    client = node_client(*host_endpoint(remap, node.ip, node.port), exports.redis_password)
+    try:
+        return question(client)
+    except redis.RedisError as exc:
+        details.append(f"{node.name} ({node.ip}): unreachable: {exc}")
+        return None
+    finally:
+        client.close()
+
+
+def cluster_view(client: redis.Redis) -> tuple[Any, Any]:
+    return client.execute_command("CLUSTER INFO"), client.info("replication")
+
+
 def redis_cluster(exports: RedisClusterExports) -> Check:
-    remap, password = exports.redis_host_address_map, exports.redis_password
     nodes = exports.redis_nodes
-    up, details, masters, replicas, slots_ok = 0, [], 0, 0, 0
+    details: list[str] = []
+    up, masters, replicas, slots_ok = 0, 0, 0, 0
     states = set()
     for node in nodes:
-        client = node_client(*host_endpoint(remap, node.ip, node.port), password)
-        try:
-            info = client.execute_command("CLUSTER INFO")
-            repl = client.info("replication")
-        except redis.RedisError as exc:
-            details.append(f"{node.name} ({node.ip}): unreachable: {exc}")
+        answer = ask(
+            exports,
+            node,
+            lambda c: (c.execute_command("CLUSTER INFO"), c.info("replication")),
+            details,
+        )
+        if answer is None:
             continue
-        finally:
-            client.close()
+        info, repl = answer
         up += 1
         states.add(str(info.get("cluster_state")))
         slots_ok = max(slots_ok, int(info.get("cluster_slots_ok", 0)))
@@ -70,19 +94,13 @@ def redis_cluster(exports: RedisClusterExports) -> Check:
 
 
 def redis_sentinel(exports: RedisSentinelExports) -> Check:
-    remap, password = exports.redis_host_address_map, exports.redis_password
     sentinels, sets = exports.redis_sentinels, exports.redis_master_sets
-    up, details = 0, []
+    up, details = 0, list[str]()
     primaries: dict[str, set[str]] = {}
     for sentinel in sentinels:
-        client = node_client(*host_endpoint(remap, sentinel.ip, sentinel.port), password)
-        try:
-            reply = client.sentinel_masters()
-        except redis.RedisError as exc:
-            details.append(f"{sentinel.name}: unreachable: {exc}")
+        reply = ask(exports, sentinel, lambda c: c.sentinel_masters(), details)
+        if reply is None:
             continue
-        finally:
-            client.close()
         up += 1
         masters = reply if isinstance(reply, dict) else {m["name"]: m for m in reply}
         for name in sets:

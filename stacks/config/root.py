@@ -24,9 +24,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel, to_snake
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from components.config_base import ComponentConfig, Model, field_error
+from components.config_base import ComponentConfig, Model, problems_error
 from stacks.config.base import NAMESPACE
 from stacks.config.errors import ConfigInvalid, Problem, problems_from
 from stacks.config.network import NetworkConfig
@@ -69,17 +68,7 @@ class StackConfig(Model):
             {key: self.part(key).host_ports() for key in self.enabled_components()}
         )
         if problems:
-            raise ValidationError.from_exception_data(
-                "StackConfig",
-                [
-                    InitErrorDetails(
-                        type=PydanticCustomError("value_error", str(field_error(where, msg))),
-                        loc=(),
-                        input=None,
-                    )
-                    for where, msg in problems
-                ],
-            )
+            raise problems_error("StackConfig", problems)
         return self
 
     def part(self, key: str) -> ComponentConfig:
@@ -161,7 +150,8 @@ def host_port_clashes(
                     (
                         f"{other}.{ofield}",
                         f"host ports {ofirst}-{olast} overlap {key}.{field}'s {first}-{last} "
-                        f"(set {other}.{ofield} so that its ports start after {last} or end before {first})",
+                        f"(set {other}.{ofield} so that its ports start after {last} or end "
+                        f"before {first})",
                     )
                 )
     return problems

@@ -137,7 +137,7 @@ def test_arbiter_with_four_data_members_keeps_majority_and_only_gets_the_general
 
 def test_port_block_must_fit() -> None:
     found = problems(mongo(portBase=65534))
-    assert "past 65535" in found["mongo.portBase"]
+    assert "runs past port 65535 (lower mongo.portBase)" in found["mongo.portBase"]
 
 
 def test_every_error_is_reported_at_once() -> None:

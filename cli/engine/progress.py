@@ -1,8 +1,9 @@
 """Live progress of an engine operation: resource steps, counts, elapsed time.
 
-On a terminal: a Rich status line that updates in place, with finished steps
-printed above it. Without a terminal (pipes, CI): one plain line per step.
-Everything goes to stderr so that stdout stays clean for `--json`.
+On a terminal: a `rich.progress` line (spinner, counts, and an elapsed time
+that ticks on its own, also while the engine waits on a slow resource), with
+finished steps printed above it. Without a terminal (pipes, CI): one plain
+line per step. Everything goes to stderr so that stdout stays clean for `--json`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from types import TracebackType
 
 from pulumi import automation as auto
 from rich.console import Console
-from rich.status import Status
+from rich.progress import Progress as RichProgress
+from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from cli.engine.plan import NO_CHANGE_OPS, op_name, resource_name
 from cli.engine.tools import plugin_acquisition_noise
@@ -56,35 +58,42 @@ class Progress:
         self.in_flight = 0
         self.done = 0
         self.failed = 0
-        self.status: Status | None = None
+        self.live: RichProgress | None = None
+        self.task: TaskID | None = None
         self.extra: list[Callable[[auto.EngineEvent], None]] = []
 
     def __enter__(self) -> Progress:
         if self.console.is_terminal and not self.quiet:
-            self.status = self.console.status(self._status_text())
-            self.status.start()
+            self.live = RichProgress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.live.start()
+            self.task = self.live.add_task(self._status_text(), total=None)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.status:
-            self.status.stop()
+        if self.live:
+            self.live.stop()
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def _status_text(self) -> str:
         return (
-            f"{self.action}: {self.done} done, {self.in_flight} in progress, "
-            f"{self.failed} failed [{self.elapsed():.0f}s]"
+            f"{self.action}: {self.done} done, {self.in_flight} in progress, {self.failed} failed"
         )
 
     def _line(self, text: str) -> None:
         if not self.quiet:
             self.console.print(text, highlight=False, markup=False)
-        if self.status:
-            self.status.update(self._status_text())
+        if self.live is not None and self.task is not None:
+            self.live.update(self.task, description=self._status_text())
 
     def __call__(self, event: auto.EngineEvent) -> None:
         for handler in self.extra:

@@ -14,10 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import redis
-import tenacity
-
 from cli.ops import cluster as rediskit
+from cli.ops import waiting
 from components.config_base import NodeOutput
 from components.redis_config import RedisClusterExports
 
@@ -44,22 +42,10 @@ class DrillFailed(Exception):
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds until `check()` is true, polled every POLL_S; Redis and socket
-    errors (a node that is down or refusing) count as not yet."""
-    start = time.monotonic()
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_delay(timeout),
-        wait=tenacity.wait_fixed(POLL_S),
-        retry=(
-            tenacity.retry_if_exception_type((redis.RedisError, OSError))
-            | tenacity.retry_if_result(lambda ok: not ok)
-        ),
-    )
     try:
-        retrying(check)
-    except tenacity.RetryError:
-        raise DrillFailed(f"{what} did not happen within {timeout:.0f}s") from None
-    return time.monotonic() - start
+        return waiting.wait_until(check, timeout, what, interval=POLL_S)
+    except TimeoutError as exc:
+        raise DrillFailed(str(exc)) from None
 
 
 @dataclass

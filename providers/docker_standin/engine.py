@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import io
 import tarfile
-import time
 from collections.abc import Callable
 from typing import Any
 
 import docker
+import tenacity
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import Healthcheck, IPAMConfig, IPAMPool, LogConfig
 
@@ -35,17 +35,22 @@ def _labels(items: list[dict[str, str]] | None) -> dict[str, str]:
 
 
 def _retry_removal(action: Callable[[], None], what: str) -> None:
-    deadline = time.monotonic() + REMOVE_RETRY_S
-    while True:
-        try:
-            action()
-            return
-        except NotFound:
-            return
-        except APIError as exc:
-            if time.monotonic() > deadline:
-                raise ProviderError(f"unable to remove {what}: {exc.explanation or exc}") from exc
-            time.sleep(1)
+    """Retry a removal Docker refuses (in use, being removed) every second for
+    REMOVE_RETRY_S, as upstream's delete retries; gone already is done."""
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(REMOVE_RETRY_S),
+        wait=tenacity.wait_fixed(1),
+        retry=tenacity.retry_if_exception(
+            lambda exc: isinstance(exc, APIError) and not isinstance(exc, NotFound)
+        ),
+        reraise=True,
+    )
+    try:
+        retrying(action)
+    except NotFound:
+        return
+    except APIError as exc:
+        raise ProviderError(f"unable to remove {what}: {exc.explanation or exc}") from exc
 
 
 class Engine:
@@ -278,14 +283,20 @@ class Engine:
 
     def _wait_healthy(self, cid: str, timeout: float) -> None:
         """Poll every second until healthy; upstream's error at `waitTimeout`."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def healthy() -> bool:
             state = self.client.api.inspect_container(cid)["State"]
-            if (state.get("Health") or {}).get("Status") == "healthy":
-                return
-            if time.monotonic() >= deadline:
-                raise ProviderError("container failed to be in healthy state")
-            time.sleep(WAIT_POLL_S)
+            return (state.get("Health") or {}).get("Status") == "healthy"
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_delay(timeout),
+            wait=tenacity.wait_fixed(WAIT_POLL_S),
+            retry=tenacity.retry_if_result(lambda ok: not ok),
+        )
+        try:
+            retrying(healthy)
+        except tenacity.RetryError:
+            raise ProviderError("container failed to be in healthy state") from None
 
     def _tail(self, cid: str) -> str:
         try:
@@ -371,13 +382,17 @@ class Engine:
             return
         except APIError as exc:
             raise ProviderError(f"unable to remove container: {exc.explanation or exc}") from exc
-        deadline = time.monotonic() + REMOVE_RETRY_S
-        while time.monotonic() < deadline:
-            try:
-                self.client.api.inspect_container(id_)
-            except NotFound:
-                return
-            time.sleep(0.2)
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_delay(REMOVE_RETRY_S),
+            wait=tenacity.wait_fixed(0.2),
+            retry=tenacity.retry_if_result(lambda _: True),
+        )
+        try:
+            retrying(self.client.api.inspect_container, id_)
+        except NotFound:
+            return
+        except tenacity.RetryError:
+            pass
         raise ProviderError(f"container {id_[:12]} was not removed within {REMOVE_RETRY_S:.0f}s")
 
     def _remove(self, cid: str) -> None:

@@ -8,7 +8,6 @@ measured in bench/redis_sentinel_failover.py.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pytest
 import redis
 
 from cli.ops import sentinel as rs
+from cli.ops.waiting import wait_until
 from components.redis_config import RedisSentinelExports
 from stacks import addressing
 from tests.engine.conftest import RefusingProxy
@@ -168,14 +168,8 @@ def test_container_on_the_stack_network_asks_sentinel(
 
 def write_until_ok(client: redis.Redis, key: str, value: str, timeout: float) -> float:
     """Seconds until a SET through Sentinel discovery is acknowledged."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            client.set(key, value)
-            return time.monotonic() - start
-        except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
-            time.sleep(0.1)
-    raise TimeoutError(f"no write accepted within {timeout}s")
+    not_yet = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError)
+    return wait_until(lambda: client.set(key, value), timeout, "a write", 0.1, not_yet)
 
 
 def test_failover_promotes_the_replica_and_the_old_primary_rejoins(

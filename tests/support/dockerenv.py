@@ -8,13 +8,13 @@ import platform
 import random
 import secrets
 import socket
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import docker
-import redis
+
+from cli.ops import waiting
 
 LOCAL_REDIS_IMAGE = os.environ.get("INFRA_REDIS_IMAGE", "infra-local/redis:debian")
 
@@ -99,15 +99,7 @@ def _port_free(port: int) -> bool:
 
 def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> float:
     """Seconds until `predicate()` held; raises TimeoutError after `timeout`."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            if predicate():
-                return time.monotonic() - start
-        except (redis.RedisError, OSError):
-            pass
-        time.sleep(interval)
-    raise TimeoutError(f"condition not met within {timeout}s")
+    return waiting.wait_until(predicate, timeout, "the condition", interval=interval)
 
 
 def run_app_container(

@@ -37,6 +37,7 @@ from components.edge_config import EdgeConfig, EdgeExports
 # Settings that must be applied after others: WebP is part of Polish.
 SETTING_AFTER: dict[str, tuple[str, ...]] = {"webp": ("polish",)}
 
+
 def zone_id_by_name(zone: str, account_id: str) -> pulumi.Output[str]:
     """The id of `zone` in `account_id`, or a clear error if it is not there."""
     found = cloudflare.get_zones_output(name=zone, account={"id": account_id}, match="all")

@@ -266,10 +266,22 @@ def strip_namespace(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_config(raw: dict[str, Any], registry: Registry = REGISTRY) -> StackConfig:
+    """The typed stack config. A component off by default whose block only says
+    `enabled: false` (the `local` template's edge) is left out before its model
+    is even loaded: it reads as its defaults, which are off too."""
+    raw = {k: v for k, v in raw.items() if not _off_only(registry, k, v)}
     try:
         return stack_model(registry, raw).model_validate(raw)
     except ValidationError as exc:
         raise ConfigInvalid(problems_from(exc)) from None
+
+
+def _off_only(registry: Registry, key: str, value: Any) -> bool:
+    return (
+        key in registry.component_keys()
+        and not registry.on_by_default(key)
+        and value == {"enabled": False}
+    )
 
 
 def load_stack_config(stacks_dir: Path, stack: str) -> StackConfig:

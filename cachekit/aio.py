@@ -116,26 +116,12 @@ class AsyncCache:
                 raise
             self.counts.l2_errors += 1
             return await self._load(key, loader, ttl, tags, store=False)
-        core.note_read(key)
-        if stored is None:
-            self.counts.l2_misses += 1
-        else:
-            self.counts.l2_hits += 1
-            if loader is None:
-                if time.time() >= stored.soft_expiry:
-                    return MISSING
-                core.fill(key, stored, token)
-                return stored.value
-            verdict = core.verdict(stored.soft_expiry, stored.delta)
-            if verdict in ("fresh", "stale"):
-                core.fill(key, stored, token)
-                if verdict == "stale":
-                    self.counts.stale_served += 1
-                    self._reload_later(key, loader, ttl, tags)
-                return stored.value
-            if verdict == "early":
-                self.counts.early_recomputes += 1
-        if loader is None:
+        action, value = core.settle(key, stored, token, loading=loader is not None)
+        if action == "stale" and loader is not None:
+            self._reload_later(key, loader, ttl, tags)
+        if action in ("value", "stale"):
+            return value
+        if action == "missing" or loader is None:
             return MISSING
         return await self._load(key, loader, ttl, tags)
 
@@ -178,26 +164,12 @@ class AsyncCache:
         task.add_done_callback(self.background.discard)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        missing = []
-        for key in keys:
-            entry = self.core.l1_lookup(key)
-            if entry is not None and time.time() < entry.soft_expiry:
-                found[key] = entry.value
-            else:
-                missing.append(key)
-        if missing:
-            token = self.core.log.epoch
-            datas = await self._call(self.l2.get_many, missing)
-            for key, data in zip(missing, datas, strict=True):
-                stored = self.core.decode(data)
-                if stored is None or time.time() >= stored.soft_expiry:
-                    self.counts.l2_misses += 1
-                    continue
-                self.counts.l2_hits += 1
-                self.core.fill(key, stored, token)
-                found[key] = stored.value
-        return found
+        found, missing = self.core.l1_split(keys)
+        if not missing:
+            return found
+        token = self.core.log.epoch
+        datas = await self._call(self.l2.get_many, missing)
+        return self.core.settle_many(missing, datas, token, found)
 
     async def set(self, key: str, value: Any, ttl: float | None = None, tags: Iterable[str] = ()):
         await self.set_many({key: value}, ttl, tags)
@@ -205,9 +177,8 @@ class AsyncCache:
     async def set_many(
         self, values: Mapping[str, Any], ttl: float | None = None, tags: Iterable[str] = ()
     ) -> None:
-        encoded = {k: self.core.encode(k, v, ttl, 0.0) for k, v in values.items()}
-        data = {k: d for k, (d, _) in encoded.items()}
-        await self._store(data, {k: t for k, (_, t) in encoded.items()}, tuple(tags))
+        data, ttls = self.core.encode_many(values, ttl)
+        await self._store(data, ttls, tuple(tags))
         await self._changed(list(values))
 
     async def _store(self, items: dict[str, bytes], ttls_ms: dict[str, int], tags) -> None:

@@ -6,7 +6,7 @@ differs between `Cache` and `AsyncCache`, so both have the same semantics.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +149,64 @@ class Core:
             stored.value, stored.size, time.monotonic() + lifetime, stored.soft_expiry, stored.delta
         )
         self.l1.put(key, entry)
+
+    def settle(self, key: str, stored: Stored | None, token: int, loading: bool) -> tuple[str, Any]:
+        """What a fetch does with L2's answer, the same for both APIs:
+        ("value", v) serve it; ("stale", v) serve it and reload in the background;
+        ("load", None) run the loader; ("missing", None) nothing to serve."""
+        self.note_read(key)
+        if stored is None:
+            self.counts.l2_misses += 1
+            return ("load", None) if loading else ("missing", None)
+        self.counts.l2_hits += 1
+        if not loading:
+            if time.time() >= stored.soft_expiry:
+                return "missing", None
+            self.fill(key, stored, token)
+            return "value", stored.value
+        verdict = self.verdict(stored.soft_expiry, stored.delta)
+        if verdict in ("fresh", "stale"):
+            self.fill(key, stored, token)
+            if verdict == "stale":
+                self.counts.stale_served += 1
+                return "stale", stored.value
+            return "value", stored.value
+        if verdict == "early":
+            self.counts.early_recomputes += 1
+        return "load", None
+
+    def l1_split(self, keys: Iterable[str]) -> tuple[dict[str, Any], list[str]]:
+        """(values fresh in L1, keys to ask L2 for), for a batch read."""
+        found: dict[str, Any] = {}
+        missing = []
+        for key in keys:
+            entry = self.l1_lookup(key)
+            if entry is not None and time.time() < entry.soft_expiry:
+                found[key] = entry.value
+            else:
+                missing.append(key)
+        return found, missing
+
+    def settle_many(
+        self, keys: list[str], datas: list[bytes | None], token: int, found: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`found` plus what L2's batch answer holds that is still fresh."""
+        for key, data in zip(keys, datas, strict=True):
+            stored = self.decode(data)
+            if stored is None or time.time() >= stored.soft_expiry:
+                self.counts.l2_misses += 1
+                continue
+            self.counts.l2_hits += 1
+            self.fill(key, stored, token)
+            found[key] = stored.value
+        return found
+
+    def encode_many(
+        self, values: Mapping[str, Any], ttl: float | None
+    ) -> tuple[dict[str, bytes], dict[str, int]]:
+        """(key -> encoded value, key -> TTL in ms) for a batch write."""
+        encoded = {k: self.encode(k, v, ttl, 0.0) for k, v in values.items()}
+        return {k: d for k, (d, _) in encoded.items()}, {k: t for k, (_, t) in encoded.items()}
 
     def note_read(self, key: str) -> None:
         if self.settings.adaptive_ttl is not None:

@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components import edge_names
 from components.base import InfraComponent
 from components.cloudflare_types import (
     HTTP_DDOS_RULESET,
@@ -311,7 +312,7 @@ class CloudflareEdge(InfraComponent):
         for setting_id, value in settings.items():
             after = [made[d] for d in SETTING_AFTER.get(setting_id, ()) if d in made]
             made[setting_id] = cloudflare.ZoneSetting(
-                f"{name}-setting-{setting_id}",
+                edge_names.child(name, edge_names.SETTING, setting_id),
                 zone_id=self._zone_id,
                 setting_id=setting_id,
                 value=value,
@@ -326,21 +327,23 @@ class CloudflareEdge(InfraComponent):
         after: list[cloudflare.DnsRecord],
     ) -> cloudflare.DnsRecord:
         return cloudflare.DnsRecord(
-            f"{name}-dns-{record.key}",
+            edge_names.child(name, edge_names.DNS, record.key),
             zone_id=self._zone_id,
             **record_args(record),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 delete_before_replace=True,
                 import_=self._import("record", record.import_id),
-                aliases=[pulumi.Alias(name=f"{name}-dns-{a}") for a in aliases],
+                aliases=[
+                    pulumi.Alias(name=edge_names.child(name, edge_names.DNS, a)) for a in aliases
+                ],
                 depends_on=after,
             ),
         )
 
     def _ruleset(self, name: str, ruleset: RulesetConfig) -> cloudflare.Ruleset:
         return cloudflare.Ruleset(
-            f"{name}-ruleset-{ruleset.phase}",
+            edge_names.child(name, edge_names.RULESET, ruleset.phase),
             zone_id=self._zone_id,
             kind="zone",
             phase=ruleset.phase,

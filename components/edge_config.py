@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from components import edge_names
 from components.cloudflare_types import (
     SLUG,
     AccountId,
@@ -221,7 +222,7 @@ def fqdn(name: str, zone: str) -> str:
 
 
 def record_label(name: str, zone: str) -> str:
-    relative = "apex" if name == zone else name.removesuffix("." + zone)
+    relative = edge_names.APEX if name == zone else name.removesuffix("." + zone)
     return relative.replace("*", "wildcard").replace(".", "-")
 
 
@@ -236,7 +237,6 @@ def normalise_records(records: list[DnsRecordConfig], zone: str) -> list[EdgeRec
     counts = Counter((r.type, n) for r, n in zip(records, names, strict=True))
     out = []
     for record, name in zip(records, names, strict=True):
-        base = f"{record.type.lower()}-{record_label(name, zone)}"
         suffix = ""
         if counts[(record.type, name)] > 1:
             suffix = record.key or hashlib.sha1(record.content.encode()).hexdigest()[:8]
@@ -245,7 +245,7 @@ def normalise_records(records: list[DnsRecordConfig], zone: str) -> list[EdgeRec
         proxied = bool(record.proxied) if record.type in PROXIABLE else None
         out.append(
             EdgeRecord(
-                key=f"{base}-{suffix}" if suffix else base,
+                key=edge_names.record_key(record.type, record_label(name, zone), suffix),
                 name=name,
                 type=record.type,
                 content=record.content,

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from components import edge_names
+
 RECORD_TYPE = "cloudflare:index/dnsRecord:DnsRecord"
 RULESET_TYPE = "cloudflare:index/ruleset:Ruleset"
 SETTING_TYPE = "cloudflare:index/zoneSetting:ZoneSetting"
@@ -87,20 +89,14 @@ def _category(op: str) -> str | None:
 # ------------------------------------------------------------------- records
 
 
-def _name_part(step: dict[str, Any], marker: str) -> str | None:
-    """What follows `-<marker>-` in the resource name (`edge-dns-a-www` -> `a-www`)."""
-    name = str(step.get("name") or "")
-    token = f"-{marker}-"
-    return name.split(token, 1)[1] if token in name else None
+def _name_part(step: dict[str, Any], kind: str) -> str | None:
+    return edge_names.key_of(str(step.get("name") or ""), kind)
 
 
 def _record_identity(step: dict[str, Any]) -> tuple[str | None, str | None]:
     """(type, name) from the resource name when the step carries no inputs."""
-    key = _name_part(step, "dns")
-    if key is None or "-" not in key:
-        return None, step.get("name")
-    kind, label = key.split("-", 1)
-    return kind.upper(), "@" if label == "apex" else label
+    kind, name = edge_names.record_identity(_name_part(step, edge_names.DNS) or "")
+    return (kind, name) if kind else (None, step.get("name"))
 
 
 def _record_entry(step: dict[str, Any], category: str) -> dict[str, Any]:
@@ -137,7 +133,7 @@ def _phase(step: dict[str, Any]) -> str | None:
     inputs = _inputs(step, "new") or _inputs(step, "old")
     if inputs.get("phase"):
         return str(inputs["phase"])
-    return _name_part(step, "ruleset")
+    return _name_part(step, edge_names.RULESET)
 
 
 def _rules(inputs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -213,7 +209,9 @@ def _ruleset_entries(step: dict[str, Any], category: str, out: dict[str, list[An
 
 def _setting_entry(step: dict[str, Any], category: str) -> tuple[str, dict[str, Any]]:
     old, new = _inputs(step, "old"), _inputs(step, "new")
-    setting = (new or old).get("settingId") or _name_part(step, "setting") or step.get("name")
+    setting = (
+        (new or old).get("settingId") or _name_part(step, edge_names.SETTING) or step.get("name")
+    )
     entry = {"setting": setting, "old": old.get("value"), "new": new.get("value")}
     return ("released" if category == "removed" else "changed"), entry
 

@@ -445,7 +445,7 @@ def stampede(endpoint: Endpoint) -> dict[str, Any]:
 # -- main ------------------------------------------------------------------------------------
 
 
-def measure(outputs: dict[str, Any], ops: int) -> dict[str, Any]:
+def measure(outputs: dict[str, Any], ops: int, trace_ops: int = 200_000) -> dict[str, Any]:
     endpoint = Endpoint.from_outputs(outputs)
     client = endpoint.client()
     with Cache(endpoint, Settings(namespace="bench-l1", l1_max_entries=L1_SIZE)) as cache:
@@ -454,7 +454,7 @@ def measure(outputs: dict[str, Any], ops: int) -> dict[str, Any]:
     client.close()
     with redis_py_csc_on_7_0():
         tp = throughput(endpoint, ops)
-    ratios = hit_ratios(200_000)
+    ratios = hit_ratios(trace_ops)
     delay = invalidation_delay(outputs)
     herd = stampede(endpoint)
     goals = {

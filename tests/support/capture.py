@@ -129,6 +129,7 @@ def run_program(
     `(value, is_secret)` pairs.
     """
     capture = Capture()
+    ensure_event_loop()
     mocks = CaptureMocks(capture)
     pulumi.runtime.set_mocks(
         mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks)
@@ -152,6 +153,15 @@ def run_program(
     finally:
         pulumi.export = original  # type: ignore[assignment]
     return capture
+
+
+def ensure_event_loop() -> None:
+    """Pulumi's runtime runs on the thread's current event loop. `asyncio.run`
+    (the asyncio tests of cachekit use it) leaves the main thread with none."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def resolved(exported: Mapping[str, Any], into: dict[str, Any]) -> pulumi.Output[Any]:

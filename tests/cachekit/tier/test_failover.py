@@ -1,7 +1,8 @@
-"""A failover under a read/write loop: the primary holding the key is stopped
-(as `infra drill` does) while one cache writes a counter and another reads it.
-No exception may reach either loop, and no read may return a value older than
-the last write acknowledged more than the staleness bound before it started.
+"""A failover under a read/write loop, while one cache writes a counter and
+another reads it: the primary holding the key is stopped cleanly, or killed by
+the real `infra drill`. No exception may reach either loop, and no read may
+return a value older than the last write acknowledged more than the staleness
+bound before it started.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ NODE_TIMEOUT_S = 1.5  # conftest.NODE_TIMEOUT_MS
 
 @dataclass
 class Loop:
+    key: str = "counter"
     errors: list[BaseException] = field(default_factory=list)
     acked: list[tuple[float, int]] = field(default_factory=list)  # (ack time, value)
     reads: list[tuple[float, int | None]] = field(default_factory=list)  # (start, value)
@@ -38,7 +40,7 @@ class Loop:
         while not self.stop.is_set():
             i += 1
             try:
-                cache.set("counter", i)
+                cache.set(self.key, i)
                 self.acked.append((time.monotonic(), i))
             except Exception as exc:  # the property under test: nothing escapes
                 self.errors.append(exc)
@@ -48,7 +50,7 @@ class Loop:
         while not self.stop.is_set():
             start = time.monotonic()
             try:
-                self.reads.append((start, cache.get("counter")))
+                self.reads.append((start, cache.get(self.key)))
             except Exception as exc:
                 self.errors.append(exc)
             time.sleep(0.002)
@@ -113,6 +115,56 @@ def test_reads_and_writes_ride_through_a_failover(cluster: Tier, docker_client) 
         assert reader.get("counter") == loop.acked[-1][1] and all(
             v == loop.acked[-1][1] for v in after
         )
+    finally:
+        writer.close()
+        reader.close()
+        dockerenv.wait_for(lambda: healthy(cluster), timeout=90, interval=0.5)
+
+
+def drill_victim_key(cache: Cache, cluster: Tier) -> str:
+    """A cache key whose slot the drill's victim serves (the drill kills the first
+    master in address order: cli/ops/drill.py `pick_victim`)."""
+    seed = cluster.outputs["redisNodes"][0]
+    password = cluster.password
+    master = sorted(rediscluster.topology("127.0.0.1", seed["hostPort"], password))[0]
+    victim = next(n for n in cluster.outputs["redisNodes"] if f"{n['ip']}:6379" == master)
+    slots = rediscluster.master_slots("127.0.0.1", victim["hostPort"], password)
+    for i in range(10_000):
+        key = f"counter-{i}"
+        if rediscluster.owner_of(slots, cache.client.keyslot(cache.l2.keys.data(key))) == master:
+            return key
+    raise AssertionError("no key maps to the drill's victim")
+
+
+def test_reads_and_writes_ride_through_infra_drill(cluster: Tier) -> None:
+    namespace = f"dr{uuid.uuid4().hex[:6]}"
+    settings = {"namespace": namespace, "max_stale_s": MAX_STALE_S, "failover_timeout_s": 30}
+    writer = cachekit.connect(outputs=cluster.outputs, **settings)
+    reader = cachekit.connect(outputs=cluster.outputs, **settings)
+    key = drill_victim_key(writer, cluster)
+    writer.set(key, 0)
+    loop = Loop(key=key)
+    threads = [
+        threading.Thread(target=loop.write, args=(writer,)),
+        threading.Thread(target=loop.read, args=(reader,)),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.0)
+        drill = cluster.stack.ok("drill", cluster.stack.name, "--yes", "--json")
+        time.sleep(2.0)
+    finally:
+        loop.stop.set()
+        for t in threads:
+            t.join()
+    try:
+        assert '"keys_lost": 0' in drill.out, drill.out
+        assert loop.errors == []
+        assert loop.stale_reads() == []
+        gap = max(b[0] - a[0] for a, b in zip(loop.acked, loop.acked[1:], strict=False))
+        assert gap > NODE_TIMEOUT_S  # the writes really waited for the failover
+        assert reader.get(key) == loop.acked[-1][1]
     finally:
         writer.close()
         reader.close()

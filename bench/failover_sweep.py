@@ -95,7 +95,7 @@ from cli.ops import drill
 from cli.ops import sentinel as rs
 from tests.engine.conftest import RefusingProxy, refusing_proxy
 from tests.support import dockerenv
-from tests.support.enginestack import TierStack, deployed_stack, redis_config
+from tests.support.enginestack import TierStack, deployed_stack, redis_config, sentinel_config
 
 RESULTS = Path(__file__).parent / "results" / "failover_sweep.json"
 ENV = {"INFRA_DOCKER_PROVIDER": "standin"}
@@ -822,11 +822,7 @@ def sweep(
 def deploy_config(client: docker.DockerClient, image: str, mode: str) -> dict[str, Any]:
     if mode == "cluster":
         return redis_config(client, image, hostPortBase=dockerenv.free_port_block(6))
-    node_base = dockerenv.free_port_block(14)
-    sentinel_base = dockerenv.free_port_block(3, avoid=range(node_base, node_base + 14))
-    return redis_config(
-        client, image, mode="sentinel", hostPortBase=node_base, sentinelHostPortBase=sentinel_base
-    )
+    return sentinel_config(client, image)
 
 
 def run_mode(

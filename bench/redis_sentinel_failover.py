@@ -55,7 +55,7 @@ import redis
 from cli.ops import sentinel as rs
 from tests.engine.conftest import RefusingProxy, refusing_proxy
 from tests.support import dockerenv
-from tests.support.enginestack import TierStack, deployed_stack, redis_config
+from tests.support.enginestack import TierStack, deployed_stack, sentinel_config
 
 RESULTS = Path(__file__).parent / "results" / "redis_sentinel_failover.json"
 PROFILES = [
@@ -90,23 +90,6 @@ class Deployment:
             rs.masters(s["hostPort"], self.password)[GROUP]["ip"] == ip
             for s in self.outputs["redisSentinels"]
         )
-
-
-def sentinel_config(
-    client: docker.DockerClient, image: str, overrides: dict[str, int]
-) -> dict[str, Any]:
-    node_base = dockerenv.free_port_block(14)
-    sentinel_base = dockerenv.free_port_block(3)
-    while sentinel_base <= node_base + 13 and node_base <= sentinel_base + 2:
-        sentinel_base = dockerenv.free_port_block(3)
-    return redis_config(
-        client,
-        image,
-        mode="sentinel",
-        hostPortBase=node_base,
-        sentinelHostPortBase=sentinel_base,
-        **overrides,
-    )
 
 
 class Writer(threading.Thread):
@@ -237,7 +220,7 @@ def profile(
     rounds: int,
     crash: bool,
 ) -> dict[str, Any]:
-    config = sentinel_config(client, image, overrides)
+    config = sentinel_config(client, image, **overrides)
     with deployed_stack(root, proxy, client, config, ENV) as stack:
         began = time.monotonic()
         stack.ok("up", stack.name, "--yes")

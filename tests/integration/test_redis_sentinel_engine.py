@@ -23,7 +23,7 @@ from components.redis_config import RedisSentinelExports
 from stacks import addressing
 from tests.engine.conftest import RefusingProxy
 from tests.support import dockerenv
-from tests.support.enginestack import TierStack, deployed_stack, redis_config
+from tests.support.enginestack import TierStack, deployed_stack, sentinel_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
@@ -66,15 +66,8 @@ def deployed(
     docker_client: docker.DockerClient,
     redis_image: str,
 ) -> Iterator[Deployed]:
-    config = redis_config(docker_client, redis_image)
-    node_base = dockerenv.free_port_block(14)
-    sentinel_base = dockerenv.free_port_block(3, avoid=range(node_base, node_base + 14))
-    config["redis"].update(
-        mode="sentinel",
-        hostPortBase=node_base,
-        sentinelHostPortBase=sentinel_base,
-        downAfterMs=DOWN_AFTER_MS,
-        failoverTimeoutMs=10000,
+    config = sentinel_config(
+        docker_client, redis_image, downAfterMs=DOWN_AFTER_MS, failoverTimeoutMs=10000
     )
     root = tmp_path_factory.mktemp("sentinel")
     env = {"INFRA_DOCKER_PROVIDER": "standin"}

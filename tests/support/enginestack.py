@@ -138,3 +138,24 @@ def redis_config(client: docker.DockerClient, image: str, **redis: Any) -> dict[
         "mongo": {"enabled": False},
         "edge": {"enabled": False},
     }
+
+
+# The default Sentinel layout (3 groups x (1 + 1)) publishes nodes over
+# (shards - 1) x stride + 1 + replicas = 14 host ports, and 3 Sentinels.
+SENTINEL_NODE_PORTS = 14
+SENTINELS = 3
+
+
+def sentinel_config(client: docker.DockerClient, image: str, **redis: Any) -> dict[str, Any]:
+    """`redis_config` in Sentinel mode, with node and Sentinel port blocks apart."""
+    node_base = dockerenv.free_port_block(SENTINEL_NODE_PORTS)
+    avoid = range(node_base, node_base + SENTINEL_NODE_PORTS)
+    sentinel_base = dockerenv.free_port_block(SENTINELS, avoid=avoid)
+    return redis_config(
+        client,
+        image,
+        mode="sentinel",
+        hostPortBase=node_base,
+        sentinelHostPortBase=sentinel_base,
+        **redis,
+    )

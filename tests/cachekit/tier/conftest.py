@@ -16,8 +16,7 @@ import pytest
 
 from tests.engine.conftest import RefusingProxy, engine_tools, proxy  # noqa: F401
 from tests.integration.conftest import docker_client, redis_image  # noqa: F401
-from tests.support import dockerenv
-from tests.support.enginestack import TierStack, deployed_stack, redis_config
+from tests.support.enginestack import TierStack, deployed_stack, redis_config, sentinel_config
 
 NODE_TIMEOUT_MS = 1500
 ENV = {"INFRA_DOCKER_PROVIDER": "standin"}
@@ -55,16 +54,7 @@ def sentinel(
     docker_client: docker.DockerClient,  # noqa: F811
     redis_image: str,  # noqa: F811
 ) -> Iterator[Tier]:
-    config = redis_config(docker_client, redis_image)
-    node_base = dockerenv.free_port_block(14)
-    sentinel_base = dockerenv.free_port_block(3, avoid=range(node_base, node_base + 14))
-    config["redis"].update(
-        mode="sentinel",
-        hostPortBase=node_base,
-        sentinelHostPortBase=sentinel_base,
-        downAfterMs=1500,
-        failoverTimeoutMs=10000,
-    )
+    config = sentinel_config(docker_client, redis_image, downAfterMs=1500, failoverTimeoutMs=10000)
     root = tmp_path_factory.mktemp("cachekit-sentinel")
     with deployed_stack(root, proxy, docker_client, config, ENV) as stack:
         stack.ok("up", stack.name, "--yes")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -55,6 +57,25 @@ class Loop:
                 self.errors.append(exc)
             time.sleep(0.002)
 
+    @contextmanager
+    def running(self, writer: Cache, reader: Cache) -> Iterator[None]:
+        """The write and read loops, in threads, for the duration."""
+        threads = [
+            threading.Thread(target=self.write, args=(writer,)),
+            threading.Thread(target=self.read, args=(reader,)),
+        ]
+        for t in threads:
+            t.start()
+        try:
+            yield
+        finally:
+            self.stop.set()
+            for t in threads:
+                t.join()
+
+    def longest_write_gap(self) -> float:
+        return max(b[0] - a[0] for a, b in zip(self.acked, self.acked[1:], strict=False))
+
     def stale_reads(self) -> list[tuple[float, int | None, int]]:
         """Reads older than a write acknowledged BOUND_S before they started."""
         stale = []
@@ -70,46 +91,44 @@ class Loop:
         return stale
 
 
-def test_reads_and_writes_ride_through_a_failover(cluster: Tier, docker_client) -> None:
-    namespace = f"fo{uuid.uuid4().hex[:6]}"
+def writer_and_reader(cluster: Tier, prefix: str) -> tuple[Cache, Cache]:
+    """Two caches on one fresh namespace, with the staleness bound under test."""
+    namespace = f"{prefix}{uuid.uuid4().hex[:6]}"
     settings = {"namespace": namespace, "max_stale_s": MAX_STALE_S, "failover_timeout_s": 30}
-    writer = cachekit.connect(outputs=cluster.outputs, **settings)
-    reader = cachekit.connect(outputs=cluster.outputs, **settings)
+    return (
+        cachekit.connect(outputs=cluster.outputs, **settings),
+        cachekit.connect(outputs=cluster.outputs, **settings),
+    )
+
+
+def test_reads_and_writes_ride_through_a_failover(cluster: Tier, docker_client) -> None:
+    writer, reader = writer_and_reader(cluster, "fo")
     writer.set("counter", 0)
     _, port = writer.client.get_node_from_key(writer.l2.keys.data("counter")).name.split(":")
     victim = next(n for n in cluster.outputs["redisNodes"] if n["hostPort"] == int(port))
     container = docker_client.containers.get(victim["name"])
     loop = Loop()
-    threads = [
-        threading.Thread(target=loop.write, args=(writer,)),
-        threading.Thread(target=loop.read, args=(reader,)),
-    ]
-    for t in threads:
-        t.start()
     try:
-        time.sleep(1.0)
-        stopped_at = time.monotonic()
-        container.stop(timeout=10)
-        # until writes were accepted again (the replica promoted), then 2 s more
-        dockerenv.wait_for(
-            lambda: (
-                any(t > stopped_at + 1 for t, _ in loop.acked[-5:])
-                and loop.acked[-1][0] - stopped_at > 4
-            ),
-            timeout=40,
-        )
-        time.sleep(2.0)
+        with loop.running(writer, reader):
+            time.sleep(1.0)
+            stopped_at = time.monotonic()
+            container.stop(timeout=10)
+            # until writes were accepted again (the replica promoted), then 2 s more
+            dockerenv.wait_for(
+                lambda: (
+                    any(t > stopped_at + 1 for t, _ in loop.acked[-5:])
+                    and loop.acked[-1][0] - stopped_at > 4
+                ),
+                timeout=40,
+            )
+            time.sleep(2.0)
     finally:
-        loop.stop.set()
-        for t in threads:
-            t.join()
         container.start()
     try:
         assert loop.errors == []
         assert loop.stale_reads() == []
-        gap = max(b[0] - a[0] for a, b in zip(loop.acked, loop.acked[1:], strict=False))
         assert len(loop.reads) > 100
-        assert gap > NODE_TIMEOUT_S  # the writes really waited for a failover
+        assert loop.longest_write_gap() > NODE_TIMEOUT_S  # the writes really waited
         assert reader.stats()["retries"] + writer.stats()["retries"] > 0
         after = [v for t, v in loop.reads if t > loop.acked[-1][0] + BOUND_S]
         assert reader.get("counter") == loop.acked[-1][1] and all(
@@ -137,33 +156,19 @@ def drill_victim_key(cache: Cache, cluster: Tier) -> str:
 
 
 def test_reads_and_writes_ride_through_infra_drill(cluster: Tier) -> None:
-    namespace = f"dr{uuid.uuid4().hex[:6]}"
-    settings = {"namespace": namespace, "max_stale_s": MAX_STALE_S, "failover_timeout_s": 30}
-    writer = cachekit.connect(outputs=cluster.outputs, **settings)
-    reader = cachekit.connect(outputs=cluster.outputs, **settings)
+    writer, reader = writer_and_reader(cluster, "dr")
     key = drill_victim_key(writer, cluster)
     writer.set(key, 0)
     loop = Loop(key=key)
-    threads = [
-        threading.Thread(target=loop.write, args=(writer,)),
-        threading.Thread(target=loop.read, args=(reader,)),
-    ]
-    for t in threads:
-        t.start()
-    try:
+    with loop.running(writer, reader):
         time.sleep(1.0)
         drill = cluster.stack.ok("drill", cluster.stack.name, "--yes", "--json")
         time.sleep(2.0)
-    finally:
-        loop.stop.set()
-        for t in threads:
-            t.join()
     try:
         assert '"keys_lost": 0' in drill.out, drill.out
         assert loop.errors == []
         assert loop.stale_reads() == []
-        gap = max(b[0] - a[0] for a, b in zip(loop.acked, loop.acked[1:], strict=False))
-        assert gap > NODE_TIMEOUT_S  # the writes really waited for the failover
+        assert loop.longest_write_gap() > NODE_TIMEOUT_S  # the writes really waited
         assert reader.get(key) == loop.acked[-1][1]
     finally:
         writer.close()

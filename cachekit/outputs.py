@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cli.ops.cluster import host_endpoint
 from components.redis_config import RedisClusterExports, RedisSentinelExports
 
 MODE = "redisMode"
@@ -64,10 +65,8 @@ def _shown(password: str) -> str:
 
 def _host(remap: Mapping[str, str], ip: str, port: int, host_port: int | None) -> tuple[str, int]:
     """Where this host reaches a node: the address map, else its published port."""
-    mapped = remap.get(f"{ip}:{port}")
-    if mapped:
-        host, _, mapped_port = mapped.rpartition(":")
-        return host, int(mapped_port)
+    if f"{ip}:{port}" in remap:
+        return host_endpoint(remap, ip, port)
     if host_port is None:
         raise ValueError(f"{ip}:{port} is not published on this host (hostPort is unset)")
     return "127.0.0.1", host_port

@@ -16,12 +16,8 @@ from typing import Any
 import redis
 from redis.sentinel import Sentinel
 
+from cli.ops.cluster import host_endpoint
 from components.redis_config import RedisSentinelExports, SentinelNodeOutput
-
-
-def split(address: str) -> tuple[str, int]:
-    host, port = address.rsplit(":", 1)
-    return host, int(port)
 
 
 class RemappedSentinel(Sentinel):
@@ -42,8 +38,7 @@ class RemappedSentinel(Sentinel):
         self.address_map = dict(address_map)
 
     def remap(self, address: tuple[str, int]) -> tuple[str, int]:
-        mapped = self.address_map.get(f"{address[0]}:{address[1]}")
-        return split(mapped) if mapped else address
+        return host_endpoint(self.address_map, *address)
 
     def discover_master(self, service_name: str) -> tuple[str, int]:
         return self.remap(super().discover_master(service_name))
@@ -59,7 +54,10 @@ def host_sentinel(
     their published ports, the data nodes through `redisHostAddressMap`."""
     exports = RedisSentinelExports.read(outputs)
     remap = exports.redis_host_address_map
-    sentinels = [split(remap[f"{s.ip}:{s.port}"]) for s in exports.redis_sentinels]
+    unpublished = [s.name for s in exports.redis_sentinels if f"{s.ip}:{s.port}" not in remap]
+    if unpublished:
+        raise KeyError(f"Sentinels not published on this host: {', '.join(unpublished)}")
+    sentinels = [host_endpoint(remap, s.ip, s.port) for s in exports.redis_sentinels]
     return RemappedSentinel(
         remap,
         sentinels,

@@ -69,6 +69,15 @@ class Node:
         return [docker.ContainerPortArgs(internal=self.port, external=self.host_port, ip=bind)]
 
 
+def host_endpoint(node: Node, bind: str) -> tuple[str, int]:
+    """Where a process on the Docker host reaches a node: its published port
+    (on loopback when published on every interface), else its container
+    address, which only a Linux Docker host routes."""
+    if node.host_port is None:
+        return node.ip, node.port
+    return ("127.0.0.1" if bind in ("0.0.0.0", "") else bind), node.host_port
+
+
 def host_address_map(nodes: Iterable[Node], bind: str) -> dict[str, str]:
     """Announced `ip:port` -> published `host:port`, for clients on the Docker host.
 
@@ -186,6 +195,7 @@ def service_container(
     wait_timeout: int,
     depends_on: Sequence[pulumi.Resource] = (),
     stop_grace_s: int | None = None,
+    hooks: pulumi.ResourceHookBinding | None = None,
     **spec: Any,
 ) -> docker.Container:
     """A long-running container the way every component runs one.
@@ -205,6 +215,8 @@ def service_container(
     the provider's in-place memory update sends the swap limit only when it is set,
     so without it Docker refuses to raise memory above the swap limit it chose at
     create (twice the first limit).
+
+    `hooks`: a rolling replacement's hand-over (`components.rolling`).
     """
     if spec.get("memory") is not None:
         spec["memory_swap"] = spec["memory"]
@@ -222,7 +234,10 @@ def service_container(
         log_opts=LOG_OPTS,
         labels=label_args(labels),
         opts=pulumi.ResourceOptions(
-            parent=parent, depends_on=list(depends_on), delete_before_replace=True
+            parent=parent,
+            depends_on=list(depends_on),
+            delete_before_replace=True,
+            hooks=hooks,
         ),
         **spec,
     )

@@ -8,8 +8,10 @@ import pulumi
 import pulumi_docker as docker
 
 from components import docker_node as dn
+from components import redis_handover as ho
 from components.redis_base import RedisTier
 from components.redis_config import RedisClusterExports, RedisConfig
+from components.rolling import Roller
 
 REDIS_PORT = 6379
 BUS_PORT = 16379
@@ -94,9 +96,34 @@ class RedisCluster(RedisTier):
 
     def build(self, name: str, image: docker.RemoteImage, password: pulumi.Output[str]) -> None:
         nodes = cluster_nodes(self.config, self.site)
-        containers = [self._node(name, i, node, image, password) for i, node in enumerate(nodes)]
+        hooks = self._rolling(name, nodes, password)
+        containers = [
+            self._node(name, i, node, image, password, hooks) for i, node in enumerate(nodes)
+        ]
         init = self._init(name, nodes, image, password, containers)
         self._set_outputs(nodes, password, init)
+
+    def _rolling(
+        self, name: str, nodes: list[dn.Node], password: pulumi.Output[str]
+    ) -> pulumi.ResourceHookBinding | None:
+        """Replacements roll one node at a time, masters handed over first
+        (components/rolling.py); `rollout: all-at-once` lets the engine replace
+        them together, as it does by default."""
+        if self.config.rollout != "rolling":
+            return None
+        resource = {node.name: f"{name}-node-{i}" for i, node in enumerate(nodes)}
+        members = ho.RedisNodes(
+            endpoints={resource[n.name]: dn.host_endpoint(n, self.site.host_bind) for n in nodes},
+            announced={n.address: resource[n.name] for n in nodes},
+        )
+        password.apply(members.secret.append)
+        roller = Roller(
+            name,
+            hand_over=lambda node: ho.cluster_hand_over(members, node),
+            rejoined=lambda node: ho.cluster_rejoined(members, node),
+            rank=lambda node: ho.rank(members, node),
+        )
+        return roller.hooks()
 
     def _node(
         self,
@@ -105,6 +132,7 @@ class RedisCluster(RedisTier):
         node: dn.Node,
         image: docker.RemoteImage,
         password: pulumi.Output[str],
+        hooks: pulumi.ResourceHookBinding | None,
     ) -> docker.Container:
         volume = dn.data_volume(f"{name}-data-{i}", node.name, self.site.labels, self)
         conf = password.apply(lambda pw: node_conf(self.config, node.ip, pw))
@@ -124,6 +152,7 @@ class RedisCluster(RedisTier):
             stop_grace_s=dn.REDIS_STOP_GRACE_S,
             labels={**self.site.labels, "infra.role": "redis-cluster-node"},
             parent=self,
+            hooks=hooks,
         )
 
     def _init(

@@ -68,6 +68,10 @@ class RedisConfig(ComponentConfig):
     # 4000: the smallest cluster-node-timeout without a false failover in
     # bench/failover_sweep.py (README, "Failover windows, measured").
     node_timeout_ms: int = Field(default=4000, ge=500, le=60000)
+    # How `up` replaces nodes when a change forces it (components/rolling.py):
+    # one node at a time with a lossless hand-over, or all at once (an outage,
+    # faster on a laptop whose data does not matter).
+    rollout: Literal["rolling", "all-at-once"] = "rolling"
     memory_mb: int = Field(default=256, ge=32, le=65536)
     maxmemory_policy: MaxmemoryPolicy = "allkeys-lru"
     appendfsync: Literal["always", "everysec", "no"] = "everysec"

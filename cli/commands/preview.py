@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -49,6 +49,14 @@ def preview(
         plan["diagnostics"].append(note)
         if not as_json:
             err.print(f"warning: {note['message']}", highlight=False, markup=False)
+    section = rollout_section(deployer, plan)
+    if section is not None:
+        plan["rollout"] = section
+        if not as_json:
+            from cli.engine.rollout_plan import lines
+
+            for line in lines(section):
+                info(line)
     if as_json:
         emit_json(plan)
     elif diff and recorder.rendered_diff:
@@ -61,3 +69,20 @@ def preview(
             f"preview of '{stack}' has changes",
             [f"{s['op']} {s['type']} {s['name']}" for s in plan["steps"]],
         )
+
+
+def rollout_section(deployer: Any, plan: dict[str, Any]) -> dict[str, Any] | None:
+    """How replaced Redis Cluster nodes will roll (cli/engine/rollout_plan.py)."""
+    from components.redis_config import RedisConfig
+
+    if "redis" not in deployer.config.enabled_components():
+        return None
+    redis = deployer.config.typed("redis", RedisConfig)
+    if redis.mode != "cluster":
+        return None
+    from cli.engine.rollout_plan import rollout
+
+    def outputs() -> dict[str, Any]:
+        return {item.name: item.value for item in deployer.outputs()}
+
+    return rollout(plan, redis.rollout, outputs)

@@ -37,6 +37,7 @@ from cli.errors import (
     StackLocked,
     ToolMissing,
 )
+from components.rolling import ROLLOUT_VAR
 from stacks.config.root import SECRET_GENERATORS, SKIP_VAR
 
 PROJECT_NAMESPACE = "infra"
@@ -242,10 +243,14 @@ class Deployer:
             return stack.up(on_event=on_event, color="never")
 
     def destroy(self, on_event: EventHandler) -> auto.DestroyResult:
+        """Runs the program (`--run-program`): the engine refuses to destroy resources
+        that carry delete hooks without it (rolling replacement binds them); the hooks
+        stand aside (`INFRA_ROLLOUT=off`): nothing is kept alive in a teardown."""
         self.require_docker()
+        self.env = {**self.env, ROLLOUT_VAR: "off"}
         stack = self.stack(create=False, program=True, changes=True)
         with engine_errors(self.stack_name):
-            result = stack.destroy(on_event=on_event, color="never")
+            result = stack.destroy(on_event=on_event, color="never", run_program=True)
             if self.provider is not None:  # nothing left that a provider deployed
                 stack.remove_tag(docker_provider.TAG)
         return result

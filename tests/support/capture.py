@@ -46,6 +46,7 @@ class Resource:
     delete_before_replace: bool = False
     ignore_changes: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)  # alias names or URNs, as sent
+    hooks: dict[str, list[str]] = field(default_factory=dict)  # kind -> hook names
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -111,8 +112,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 res.ignore_changes = list(request.ignoreChanges)
                 sent = [a.spec.name or a.urn for a in request.aliases] + list(request.aliasURNs)
                 res.aliases = [a for a in sent if a]
+                res.hooks = hook_names(request)
                 break
         return reply
+
+
+HOOK_KINDS = ("before_create", "after_create", "before_update", "after_update")
+HOOK_KINDS += ("before_delete", "after_delete")
+
+
+def hook_names(request: Any) -> dict[str, list[str]]:
+    if not request.HasField("hooks"):
+        return {}
+    bound = {kind: list(getattr(request.hooks, kind)) for kind in HOOK_KINDS}
+    return {kind: names for kind, names in bound.items() if names}
 
 
 def run_program(

@@ -1,0 +1,148 @@
+"""Changing a live Redis Cluster with `infra up` on the real engine, under load.
+
+A counted write/read load (tests/support/writeload.py) runs while `up` applies a
+change that replaces every node; Docker's own events tell how many nodes were
+down at once. Rolling (the default) must keep that at one, lose no acknowledged
+write and keep every slot writable within less than an automatic failover.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from typing import Any
+
+import docker
+import pytest
+
+from cli.ops import cluster as rediscluster
+from components.redis_config import RedisConfig
+from tests.engine.conftest import RefusingProxy
+from tests.support import dockerenv
+from tests.support.enginestack import TierStack, deployed_stack, redis_config
+from tests.support.writeload import Downtime, LoadReport, WriteLoad
+
+pytestmark = [pytest.mark.integration, pytest.mark.engine]
+
+NODES = 6
+NODE_ROLE = "redis-cluster-node"
+
+
+class LiveCluster:
+    def __init__(self, stack: TierStack) -> None:
+        self.stack = stack
+        values = stack.outputs()
+        self.remap = values["redisHostAddressMap"]
+        self.password = str(values["redisPassword"])
+
+    def client(self) -> Any:
+        return rediscluster.host_cluster_client(self.remap, self.password)
+
+    def change(self, docker_client: docker.DockerClient, **redis: Any) -> tuple[LoadReport, int]:
+        """Apply `redis` settings with `infra up` under load: (load report, most
+        nodes down at once)."""
+        self.stack.set_config("redis", {**self.stack.config()["infra:redis"], **redis})
+        downtime = Downtime(docker_client, self.stack.name, NODE_ROLE)
+        load = WriteLoad(self.client, prefix=f"load{time.monotonic_ns()}")
+        try:
+            with load:
+                time.sleep(1.0)  # a baseline before the change
+                self.stack.ok("up", self.stack.name, "--yes")
+                time.sleep(1.0)
+        finally:
+            downtime.close()
+        self.wait_ok()
+        reader = self.client()
+        try:
+            report = load.report(reader)
+        finally:
+            reader.close()
+        return report, downtime.most_down
+
+    def wait_ok(self) -> None:
+        for address in self.remap.values():
+            host, port = address.rsplit(":", 1)
+            dockerenv.wait_for(
+                lambda h=host, p=int(port): rediscluster.cluster_ok(h, p, self.password), 90
+            )
+
+    def images(self, docker_client: docker.DockerClient) -> set[str]:
+        label = {"label": [f"infra.stack={self.stack.name}", f"infra.role={NODE_ROLE}"]}
+        return {c.image.id for c in docker_client.containers.list(filters=label)}
+
+
+@pytest.fixture(scope="module")
+def second_image(docker_client: docker.DockerClient, redis_image: str) -> Iterator[str]:
+    """A second, locally built tag of the Redis image (another image id)."""
+    tag = f"{redis_image.split(':')[0]}:rolled-{dockerenv.run_id()}"
+    dockerfile = f"FROM {redis_image}\nLABEL infra.test=rolling\n".encode()
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True)
+    yield tag
+    with suppress(docker.errors.ImageNotFound):
+        docker_client.images.remove(tag, force=True)
+
+
+@pytest.fixture(scope="module")
+def live(
+    tmp_path_factory: pytest.TempPathFactory,
+    proxy: RefusingProxy,
+    docker_client: docker.DockerClient,
+    redis_image: str,
+    second_image: str,
+) -> Iterator[LiveCluster]:
+    config = redis_config(docker_client, redis_image)
+    env = {"INFRA_DOCKER_PROVIDER": "standin"}
+    root = tmp_path_factory.mktemp("rolling")
+    with deployed_stack(root, proxy, docker_client, config, env) as stack:
+        stack.ok("up", stack.name, "--yes")
+        yield LiveCluster(stack)
+
+
+def assert_rolled(report: LoadReport, most_down: int) -> None:
+    assert most_down == 1, "more than one node was down at the same time"
+    assert report.lost == 0 and report.wrong_reads == 0, report.figures()
+    assert report.writes_acked > 500, report.figures()
+    # Every slot took writes again sooner than an automatic failover could have
+    # happened: each master was handed over before it went (a manual failover).
+    assert report.longest_gap_s < RedisConfig().node_timeout_ms / 1000, report.figures()
+
+
+def test_a_redis_conf_change_rolls_one_node_at_a_time_without_losing_a_write(
+    live: LiveCluster, docker_client: docker.DockerClient
+) -> None:
+    report, most_down = live.change(docker_client, maxmemoryPolicy="noeviction")
+    assert_rolled(report, most_down)
+    client = live.client()
+    assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    client.close()
+
+
+def test_an_image_change_rolls_every_node_onto_the_new_image(
+    live: LiveCluster, docker_client: docker.DockerClient, second_image: str
+) -> None:
+    report, most_down = live.change(docker_client, image=second_image)
+    assert_rolled(report, most_down)
+    assert live.images(docker_client) == {docker_client.images.get(second_image).id}
+    live.stack.ok("preview", live.stack.name, "--expect-no-changes")
+
+
+def test_all_at_once_takes_several_nodes_down_together(
+    live: LiveCluster, docker_client: docker.DockerClient
+) -> None:
+    """The opt-out does what the engine does by default: the comparison the
+    benchmark measures (bench/rolling.py)."""
+    live.stack.set_config("redis", {**live.stack.config()["infra:redis"], "rollout": "all-at-once"})
+    live.stack.ok("up", live.stack.name, "--yes")  # no node changes: hooks unbound
+    report, most_down = live.change(docker_client, maxmemoryPolicy="allkeys-lru")
+    assert most_down > 1
+    assert report.writes_acked > 0
+
+
+def test_down_runs_no_hand_over_and_leaves_nothing(live: LiveCluster) -> None:
+    live.stack.set_config("redis", {**live.stack.config()["infra:redis"], "rollout": "rolling"})
+    live.stack.ok("up", live.stack.name, "--yes")
+    down = live.stack.ok("down", live.stack.name, "--yes")
+    assert "hand over" not in down.out + down.err
+    assert live.stack.leftovers() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pulumi
@@ -9,8 +10,9 @@ import pulumi_docker as docker
 
 from components import docker_node as dn
 from components import redis_handover as ho
+from components import redis_scaling as scaling
 from components.redis_base import RedisTier
-from components.redis_config import RedisClusterExports, RedisConfig
+from components.redis_config import MAX_REDIS_NODES, RedisClusterExports, RedisConfig
 from components.rolling import Roller
 
 REDIS_PORT = 6379
@@ -77,6 +79,18 @@ def node_conf(config: RedisConfig, ip: str, password: str) -> str:
     return "\n".join([*lines, ""])
 
 
+def block_endpoints(site: dn.Site, host_port_base: int | None) -> dict[str, tuple[str, int]]:
+    """Announced address -> host endpoint for every address of the Redis block,
+    also those of nodes a scale-in is removing (no longer in the config)."""
+    ips = site.ips("redis", MAX_REDIS_NODES)
+    ports = [None if host_port_base is None else host_port_base + i for i in range(len(ips))]
+    nodes = [
+        dn.Node(str(i), ip, REDIS_PORT, port)
+        for i, (ip, port) in enumerate(zip(ips, ports, strict=True))
+    ]
+    return {n.address: dn.host_endpoint(n, site.host_bind) for n in nodes}
+
+
 class RedisCluster(RedisTier):
     """A Redis Cluster whose nodes sit at fixed addresses on one Docker network.
 
@@ -100,7 +114,9 @@ class RedisCluster(RedisTier):
         containers = [
             self._node(name, i, node, image, password, hooks) for i, node in enumerate(nodes)
         ]
-        init = self._init(name, nodes, image, password, containers)
+        init = self._init(
+            name, nodes, image, password, containers, self._scaling(name, nodes, password)
+        )
         self._set_outputs(nodes, password, init)
 
     def _rolling(
@@ -122,6 +138,7 @@ class RedisCluster(RedisTier):
             hand_over=lambda node: ho.cluster_hand_over(members, node),
             rejoined=lambda node: ho.cluster_rejoined(members, node),
             rank=lambda node: ho.rank(members, node),
+            members=list(members.endpoints),
         )
         return roller.hooks()
 
@@ -162,6 +179,7 @@ class RedisCluster(RedisTier):
         image: docker.RemoteImage,
         password: pulumi.Output[str],
         containers: list[docker.Container],
+        hooks: pulumi.ResourceHookBinding,
     ) -> docker.Container:
         """Forms the cluster, then stays up as its health probe.
 
@@ -199,7 +217,33 @@ class RedisCluster(RedisTier):
             labels={**self.site.labels, "infra.role": "redis-cluster-init"},
             parent=self,
             depends_on=containers,
+            hooks=hooks,
         )
+
+    def _scaling(
+        self, name: str, nodes: list[dn.Node], password: pulumi.Output[str]
+    ) -> pulumi.ResourceHookBinding:
+        """`shards`/`replicas` changed on a live cluster (components/redis_scaling.py):
+        the init container is replaced then, after every new node is up and before
+        any removed node is deleted, so its `before_create` hook reshapes the cluster
+        (a first creation finds no cluster and leaves forming it to the container)."""
+        by_addr = ho.RedisNodes(
+            endpoints=block_endpoints(self.site, self.config.host_port_base),
+            announced={},
+            timeout_s=scaling.SCALE_TIMEOUT_S,
+        )
+        password.apply(by_addr.secret.append)
+        kept = [node.address for node in nodes]
+        shards, replicas = self.config.shards, self.config.replicas
+
+        async def scale(args: pulumi.ResourceHookArgs) -> None:
+            scaler = scaling.Scaler(by_addr.client, by_addr.wait, by_addr.secret[0])
+            done = await asyncio.to_thread(scaler.run, kept, shards, replicas)
+            if done is not None and not done.empty:
+                pulumi.log.info(f"{name}: {done.summary()}")
+
+        hook = pulumi.ResourceHook(f"{name}-scale", scale)
+        return pulumi.ResourceHookBinding(before_create=[hook])
 
     def _set_outputs(
         self, nodes: list[dn.Node], password: pulumi.Output[str], init: docker.Container

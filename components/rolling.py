@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,9 @@ class Roller:
     hand_over: NodeStep
     rejoined: NodeStep
     rank: Callable[[str], Any] = str
+    # The nodes the program declares; a deleted node that is not among them is
+    # being scaled away (its data was moved before), so it takes no turn.
+    members: Collection[str] | None = None
     timeout_s: float = TURN_TIMEOUT_S
     settle_s: float = SETTLE_S
     _condition: asyncio.Condition | None = None
@@ -81,7 +84,7 @@ class Roller:
         return self._condition
 
     async def _before_delete(self, args: pulumi.ResourceHookArgs) -> None:
-        if not rolling_enabled():
+        if not rolling_enabled() or (self.members is not None and args.name not in self.members):
             return
         await self._take_turn(args.name)
         self._note(args.name, "hand over")

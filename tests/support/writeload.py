@@ -29,8 +29,11 @@ import redis
 from redis.exceptions import RedisClusterException
 
 READ_EVERY = 4
-# redis-py raises RedisClusterException (not a RedisError) when no node answers.
-FAILURES = (redis.RedisError, RedisClusterException)
+# redis-py raises RedisClusterException (not a RedisError) when no node answers,
+# and AttributeError when an ASK redirect (a slot being moved) names a node its
+# address_remap has not seen yet (redis-py 8.1 `get_redis_connection(None)`):
+# an application would see those errors too, so they count as failures.
+FAILURES = (redis.RedisError, RedisClusterException, AttributeError)
 
 
 @dataclass

@@ -28,8 +28,11 @@ import pulumi
 import pulumi_docker as docker
 
 from components import docker_node as dn
+from components import redis_handover as ho
+from components import sentinel_handover as sh
 from components.redis_base import RedisTier
 from components.redis_config import SENTINEL_GROUP_STRIDE, RedisConfig, RedisSentinelExports
+from components.rolling import Roller
 
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
@@ -200,11 +203,63 @@ class RedisSentinel(RedisTier):
 
     def build(self, name: str, image: docker.RemoteImage, password: pulumi.Output[str]) -> None:
         self.layout = Layout(self.config, self.site)
-        nodes = [self._node(name, g, k, image, password) for g, k in self.layout.members()]
+        node_hooks, sentinel_hooks = self._rolling(name, password)
+        nodes = [
+            self._node(name, g, k, image, password, node_hooks) for g, k in self.layout.members()
+        ]
         sentinels = [
-            self._sentinel(name, j, image, password, nodes) for j in range(self.config.sentinels)
+            self._sentinel(name, j, image, password, nodes, sentinel_hooks)
+            for j in range(self.config.sentinels)
         ]
         self._set_outputs(password, sentinels)
+
+    def _rolling(
+        self, name: str, password: pulumi.Output[str]
+    ) -> tuple[pulumi.ResourceHookBinding | None, pulumi.ResourceHookBinding | None]:
+        """Replacements roll one container at a time (components/rolling.py):
+        data nodes across all groups, replicas first, each primary handed over
+        through Sentinel; and, with their own turns, the Sentinels, each while
+        the others keep the quorum (components/sentinel_handover.py).
+        `rollout: all-at-once` lets the engine replace them together."""
+        if self.config.rollout != "rolling":
+            return None, None
+        tier = self._handover_tier(name, password)
+        nodes = Roller(
+            name,
+            hand_over=lambda node: sh.hand_over(tier, node),
+            rejoined=lambda node: sh.rejoined(tier, node),
+            rank=lambda node: sh.rank(tier, node),
+        )
+        sentinels = Roller(
+            f"{name}-sentinels",
+            hand_over=lambda node: sh.sentinel_hand_over(tier, node),
+            rejoined=lambda node: sh.sentinel_rejoined(tier, node),
+            rank=lambda node: sh.sentinel_rank(tier, node),
+        )
+        return nodes.hooks(), sentinels.hooks()
+
+    def _handover_tier(self, name: str, password: pulumi.Output[str]) -> sh.SentinelTier:
+        """Resource names -> host endpoints and announced addresses (Sentinel
+        replies name nodes and peers by their fixed container addresses)."""
+        layout, bind = self.layout, self.site.host_bind
+        nodes = {f"{name}-node-{g}-{k}": layout.node(g, k) for g, k in layout.members()}
+        sentinels = {
+            f"{name}-sentinel-{j}": layout.sentinel(j) for j in range(self.config.sentinels)
+        }
+        data = ho.RedisNodes(
+            endpoints={r: dn.host_endpoint(n, bind) for r, n in nodes.items()},
+            announced={n.address: r for r, n in nodes.items()},
+        )
+        password.apply(data.secret.append)
+        return sh.SentinelTier(
+            nodes=data,
+            sentinels=ho.RedisNodes(
+                endpoints={r: dn.host_endpoint(s, bind) for r, s in sentinels.items()},
+                announced={s.address: r for r, s in sentinels.items()},
+                secret=data.secret,
+            ),
+            master_sets={f"{name}-node-{g}-{k}": master_set(g) for g, k in layout.members()},
+        )
 
     @staticmethod
     def _uploads(template_path: str, template: pulumi.Output[str]) -> list[Any]:
@@ -216,7 +271,13 @@ class RedisSentinel(RedisTier):
         ]
 
     def _node(
-        self, name: str, g: int, k: int, image: docker.RemoteImage, password: pulumi.Output[str]
+        self,
+        name: str,
+        g: int,
+        k: int,
+        image: docker.RemoteImage,
+        password: pulumi.Output[str],
+        hooks: pulumi.ResourceHookBinding | None,
     ) -> docker.Container:
         site, node = self.layout.site, self.layout.node(g, k)
         volume = dn.data_volume(f"{name}-data-{g}-{k}", node.name, site.labels, self)
@@ -246,6 +307,7 @@ class RedisSentinel(RedisTier):
                 }
             ),
             parent=self,
+            hooks=hooks,
         )
 
     def _sentinel(
@@ -255,6 +317,7 @@ class RedisSentinel(RedisTier):
         image: docker.RemoteImage,
         password: pulumi.Output[str],
         nodes: list[docker.Container],
+        hooks: pulumi.ResourceHookBinding | None,
     ) -> docker.Container:
         """Sentinel j. It starts once every data node is healthy, and is itself
         healthy once `SENTINEL CKQUORUM` is OK for every master set (it sees
@@ -287,6 +350,7 @@ class RedisSentinel(RedisTier):
             labels={**site.labels, "infra.role": "redis-sentinel"},
             parent=self,
             depends_on=nodes,
+            hooks=hooks,
         )
 
     def _set_outputs(self, password: pulumi.Output[str], sentinels: list[docker.Container]) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components import redis_sentinel
+from components import redis_sentinel, sentinel_handover
+from components.redis_handover import HandOverRefused, RedisNodes
 from tests.support.capture import Capture, Resource, is_secret, run_program
 
 PASSWORD = "test-password-0123456789"
@@ -269,6 +270,94 @@ def test_cluster_mode_is_unchanged_by_sentinel_support() -> None:
     capture = run_program("unit", {}, {"redisPassword": PASSWORD})
     assert capture.named("redis").type == "infra:redis:Cluster"
     assert "redisSentinels" not in capture.outputs
+
+
+def test_data_nodes_and_sentinels_roll_through_their_own_hooks(capture: Capture) -> None:
+    """Rolling replacement (components/rolling.py): the data nodes take turns
+    among themselves (one across every group), the Sentinels among themselves."""
+    node_hooks = {"before_delete": ["redis-before-delete"], "after_create": ["redis-after-create"]}
+    assert {r.name: r.hooks for r in nodes(capture)} == {
+        f"redis-node-{g}-{k}": node_hooks for g in range(3) for k in range(2)
+    }
+    sentinel_hooks = {
+        "before_delete": ["redis-sentinels-before-delete"],
+        "after_create": ["redis-sentinels-after-create"],
+    }
+    assert {r.name: r.hooks for r in sentinels(capture)} == {
+        f"redis-sentinel-{j}": sentinel_hooks for j in range(3)
+    }
+
+
+def test_all_at_once_rollout_binds_no_hooks() -> None:
+    capture = run_program(
+        "unit",
+        {"redis": {"mode": "sentinel", "rollout": "all-at-once"}},
+        {"redisPassword": PASSWORD},
+    )
+    assert [r.hooks for r in nodes(capture)] == [{}] * 6
+    assert [r.hooks for r in sentinels(capture)] == [{}] * 3
+
+
+def fake_tier(
+    monkeypatch: pytest.MonkeyPatch, infos: dict[str, dict], primary: str
+) -> sentinel_handover.SentinelTier:
+    """Data nodes answering `infos` (INFO replication) in one master set whose
+    primary every Sentinel names as `primary`, and lists every replica as up;
+    nothing on the network."""
+    members = list(infos)
+    tier = sentinel_handover.SentinelTier(
+        nodes=RedisNodes(
+            endpoints={n: ("127.0.0.1", 1) for n in members},
+            announced={f"10.0.0.{i}:6379": n for i, n in enumerate(members)},
+            timeout_s=0.3,
+        ),
+        sentinels=RedisNodes(endpoints={"redis-sentinel-0": ("127.0.0.1", 2)}, announced={}),
+        master_sets=dict.fromkeys(members, "shard-0"),
+    )
+    monkeypatch.setattr(tier.nodes, "replication", infos.get)
+    address = tier.address(primary)
+    monkeypatch.setattr(sentinel_handover, "named_primary", lambda *_: address)
+    monkeypatch.setattr(sentinel_handover, "unlisted", lambda *_: None)
+    return tier
+
+
+REPLICA_IN_SYNC = {"role": "slave", "master_link_status": "up", "master_sync_in_progress": 0}
+
+
+def test_a_primary_without_a_replica_in_sync_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    tier = fake_tier(monkeypatch, {"redis-node-0-0": {"role": "master"}}, "redis-node-0-0")
+    fix = r"redis.replicas >= 1, or redis.rollout: all-at-once"
+    with pytest.raises(HandOverRefused, match=rf"redis-node-0-0 is the primary of shard-0 .*{fix}"):
+        sentinel_handover.hand_over(tier, "redis-node-0-0")
+
+
+def test_a_syncing_replica_holds_the_hand_over_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    syncing = {**REPLICA_IN_SYNC, "master_sync_in_progress": 1}
+    infos = {"redis-node-0-0": {"role": "master"}, "redis-node-0-1": syncing}
+    tier = fake_tier(monkeypatch, infos, "redis-node-0-0")
+    with pytest.raises(HandOverRefused, match="redis-node-0-1 is a replica that is not in sync"):
+        sentinel_handover.hand_over(tier, "redis-node-0-0")
+
+
+def test_only_the_primary_is_failed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    infos = {"redis-node-0-0": {"role": "master"}, "redis-node-0-1": REPLICA_IN_SYNC}
+    tier = fake_tier(monkeypatch, infos, "redis-node-0-0")
+    failovers: list[tuple[str, str, list[str]]] = []
+    monkeypatch.setattr(sentinel_handover, "fail_over", lambda _, *args: failovers.append(args))
+    sentinel_handover.hand_over(tier, "redis-node-0-1")
+    assert failovers == []
+    sentinel_handover.hand_over(tier, "redis-node-0-0")
+    assert failovers == [("redis-node-0-0", "shard-0", ["redis-node-0-1"])]
+
+
+def test_a_node_scaled_away_takes_no_hand_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scale-in deletes nodes the program no longer declares: they go first,
+    with nothing to hand over (no endpoint is known for them)."""
+    tier = fake_tier(monkeypatch, {"redis-node-0-0": {"role": "master"}}, "redis-node-0-0")
+    assert sentinel_handover.rank(tier, "redis-node-1-0") == 0
+    sentinel_handover.hand_over(tier, "redis-node-1-0")
+    assert sentinel_handover.sentinel_rank(tier, "redis-sentinel-4") == 0
+    sentinel_handover.sentinel_hand_over(tier, "redis-sentinel-4")
 
 
 # --- the start/health script, run by the host's shells --------------------------------

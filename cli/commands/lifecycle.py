@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cli import app
 from cli.app import StackArg, YesOpt, command, confirm_or_refuse, err, info, state
 
@@ -26,6 +28,7 @@ def up(stack: StackArg, yes: YesOpt = False) -> None:
     from cli.engine.project import find_project
 
     deployer = deploy.Deployer(find_project(), stack, notify=info)
+    refuse_unsafe_scale(deployer)
     if not yes and app.interactive():
         with Progress(err, f"preview {stack}", state.verbose, state.quiet) as progress:
             plan = deployer.preview(progress).plan()
@@ -81,3 +84,21 @@ def refresh(stack: StackArg) -> None:
     with Progress(err, f"refresh {stack}", state.verbose, state.quiet) as progress:
         result = deployer.refresh(progress)
     info(progress.summary_line(op_counts(result.summary.resource_changes)))
+
+
+def refuse_unsafe_scale(deployer: Any) -> None:
+    """A Redis Cluster scale that cannot be done safely is refused before the
+    engine starts (exit 2): cli/engine/rollout_plan.py."""
+    from components.redis_config import RedisConfig
+
+    if "redis" not in deployer.config.enabled_components():
+        return
+    redis = deployer.config.typed("redis", RedisConfig)
+    if redis.mode != "cluster":
+        return
+    from cli.engine.rollout_plan import refuse_unsafe_scale as refuse
+
+    def outputs() -> dict[str, Any]:
+        return {item.name: item.value for item in deployer.outputs()}
+
+    refuse(redis, deployer.config.network.subnet, outputs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 import typer
@@ -49,12 +50,9 @@ def preview(
         plan["diagnostics"].append(note)
         if not as_json:
             err.print(f"warning: {note['message']}", highlight=False, markup=False)
-    section = rollout_section(deployer, plan)
-    if section is not None:
-        plan["rollout"] = section
+    for key, section, lines in redis_sections(deployer, plan):
+        plan[key] = section
         if not as_json:
-            from cli.engine.rollout_plan import lines
-
             for line in lines(section):
                 info(line)
     if as_json:
@@ -71,18 +69,28 @@ def preview(
         )
 
 
-def rollout_section(deployer: Any, plan: dict[str, Any]) -> dict[str, Any] | None:
-    """How replaced Redis Cluster nodes will roll (cli/engine/rollout_plan.py)."""
+def redis_sections(deployer: Any, plan: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """How replaced Redis Cluster nodes roll, and how a scale reshapes the live
+    cluster (cli/engine/rollout_plan.py): (plan key, section, its human lines)."""
     from components.redis_config import RedisConfig
 
     if "redis" not in deployer.config.enabled_components():
-        return None
+        return []
     redis = deployer.config.typed("redis", RedisConfig)
     if redis.mode != "cluster":
-        return None
-    from cli.engine.rollout_plan import rollout
+        return []
+    from cli.engine import rollout_plan as rp
 
+    @functools.cache
     def outputs() -> dict[str, Any]:
         return {item.name: item.value for item in deployer.outputs()}
 
-    return rollout(plan, redis.rollout, outputs)
+    found = []
+    rolling = rp.rollout(plan, redis.rollout, outputs)
+    if rolling is not None:
+        found.append(("rollout", rolling, rp.lines))
+    if rp.touches_topology(plan):
+        scale = rp.scale_section_or_note(redis, deployer.config.network.subnet, outputs)
+        if scale is not None:
+            found.append(("scale", scale, rp.scale_lines))
+    return found

@@ -15,9 +15,11 @@ from typing import Any
 
 import redis
 
-from cli.errors import InfraError
+from cli.errors import InfraError, InvalidInput
 from cli.ops import cluster as ops
-from components.redis_config import RedisClusterExports
+from components import redis_scaling as scaling
+from components.redis_config import RedisClusterExports, RedisConfig
+from stacks import addressing
 
 CONTAINER = "docker:index/container:Container"
 NODE_PREFIX = "redis-node-"
@@ -142,3 +144,107 @@ def role_text(s: Mapping[str, Any]) -> str:
         to = f", handed to {s['handOverTo']} first" if s.get("handOverTo") else ", NO replica"
         return f"master of slots {slots} ({s['keys']} keys){to}"
     return str(s["role"])
+
+
+# --- scaling: shards / replicas changed on a live cluster ------------------------
+def live_members(exports: RedisClusterExports) -> dict[str, scaling.Member]:
+    host, port = next(iter(exports.redis_host_address_map.values())).rsplit(":", 1)
+    with ops.node_client(host, int(port), exports.redis_password) as client:
+        return scaling.members(client.execute_command("CLUSTER NODES"))
+
+
+def scale_plan(
+    config: RedisConfig, subnet: str, exports: RedisClusterExports
+) -> tuple[scaling.ScalePlan, dict[str, scaling.Member]]:
+    """What `up` will do to the live cluster for this config (ScaleRefused when
+    it cannot be done safely)."""
+    view = live_members(exports)
+    ips = addressing.addresses(subnet, "redis", config.node_count)
+    kept = [f"{ip}:{ops_port(exports)}" for ip in ips]
+    return scaling.plan(view, kept, config.shards, config.replicas), view
+
+
+def ops_port(exports: RedisClusterExports) -> int:
+    return exports.redis_nodes[0].port
+
+
+def scale_section(
+    config: RedisConfig, subnet: str, exports: RedisClusterExports
+) -> dict[str, Any] | None:
+    """The `scale` section of a plan: nodes joining/leaving, slots and keys moving."""
+    todo, view = scale_plan(config, subnet, exports)
+    if todo.empty:
+        return None
+    section = todo.as_dict()
+    remap, password = exports.redis_host_address_map, exports.redis_password
+    for move, (source, _, slots) in zip(section["moves"], todo.moves, strict=True):
+        move["keys"] = keys_in(remap, password, source, slots)
+    section["summary"] = todo.summary()
+    section["masters"] = {"now": sum(m.master and bool(m.slots) for m in view.values())}
+    section["masters"]["after"] = config.shards
+    return section
+
+
+def keys_in(remap: Mapping[str, str], password: str, source: str, slots: list[int]) -> int:
+    ip, port = source.rsplit(":", 1)
+    host, host_port = ops.host_endpoint(remap, ip, int(port))
+    with ops.node_client(host, host_port, password) as client:
+        pipe = client.pipeline(transaction=False)
+        for slot in slots:
+            pipe.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot)
+        return sum(int(n) for n in pipe.execute())
+
+
+def refuse_unsafe_scale(
+    config: RedisConfig, subnet: str, outputs: Callable[[], Mapping[str, Any]]
+) -> None:
+    """Before `up` touches anything: a scale the live cluster cannot take safely
+    is refused (exit 2). A stack not deployed, or a cluster that does not
+    answer, is left to the engine (the hook refuses then, before any delete)."""
+    try:
+        exports = RedisClusterExports.read(outputs())
+        scale_plan(config, subnet, exports)
+    except scaling.ScaleRefused as exc:
+        raise InvalidInput(f"redis: {exc}") from None
+    except (InfraError, redis.RedisError, OSError, ValueError, LookupError, StopIteration):
+        return
+
+
+def touches_topology(plan: Mapping[str, Any]) -> bool:
+    """Redis nodes created or deleted outright (not replaced): a scale."""
+    return any(
+        s["type"] == CONTAINER
+        and s["op"] in ("create", "delete")
+        and s["name"].startswith(NODE_PREFIX)
+        for s in plan["steps"]
+    )
+
+
+def scale_section_or_note(
+    config: RedisConfig, subnet: str, outputs: Callable[[], Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    try:
+        return scale_section(config, subnet, RedisClusterExports.read(outputs()))
+    except scaling.ScaleRefused as exc:
+        return {"refused": str(exc)}
+    except (InfraError, redis.RedisError, OSError, ValueError, LookupError, StopIteration) as exc:
+        return {"liveError": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}
+
+
+def scale_lines(section: Mapping[str, Any]) -> list[str]:
+    if "refused" in section:
+        return [f"redis: `up` will refuse this scale: {section['refused']}"]
+    if "liveError" in section:
+        return [
+            f"redis: nodes join or leave; the live cluster was not read ({section['liveError']})"
+        ]
+    out = [f"redis: scaling the live cluster: {section['summary']}"]
+    out += [f"  join {a}" for a in section["join"]]
+    out += [f"  {h['from']} hands its slots to {h['to']}" for h in section["handOver"]]
+    for move in section["moves"]:
+        out.append(
+            f"  {move['count']} slots ({move['keys']} keys) move {move['from']} -> {move['to']}"
+        )
+    out += [f"  {r['node']} replicates {r['master']}" for r in section["replicate"]]
+    out += [f"  remove {a} (after its slots moved)" for a in section["remove"]]
+    return out

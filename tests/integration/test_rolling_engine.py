@@ -9,6 +9,7 @@ write and keep every slot writable within less than an automatic failover.
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -150,17 +151,64 @@ def shape(live: LiveCluster) -> list[int]:
     return sorted(len(r) for r in rediscluster.topology(host, int(port), live.password).values())
 
 
+def test_preview_of_a_scale_says_which_slots_and_keys_move(live: LiveCluster) -> None:
+    base = live.stack.config()["infra:redis"]
+    live.stack.set_config("redis", {**base, "shards": 4})
+    try:
+        plan = json.loads(live.stack.ok("preview", live.stack.name, "--json").out)
+        human = live.stack.ok("preview", live.stack.name)
+    finally:
+        live.stack.set_config("redis", base)
+    scale = plan["scale"]
+    new_master = scale["join"][0]
+    assert len(scale["join"]) == 2 and scale["remove"] == []
+    assert {m["to"] for m in scale["moves"]} == {new_master}
+    assert sum(m["count"] for m in scale["moves"]) == 16384 // 4
+    assert sum(m["keys"] for m in scale["moves"]) > 0  # the earlier loads' keys
+    assert "slots (" in human.err and f"-> {new_master}" in human.err
+
+
 @pytest.mark.parametrize(
     ("setting", "shape_after"),
     [
         ({"shards": 4}, [1, 1, 1, 1]),
         ({"shards": 3}, [1, 1, 1]),
         ({"replicas": 2}, [2, 2, 2]),
-        ({"replicas": 1}, [1, 1, 1]),
     ],
-    ids=["shards-3-to-4", "shards-4-to-3", "replicas-1-to-2", "replicas-2-to-1"],
+    ids=["shards-3-to-4", "shards-4-to-3", "replicas-1-to-2"],
 )
 def test_scaling_moves_slots_and_replicas_without_losing_a_write(
+    live: LiveCluster,
+    docker_client: docker.DockerClient,
+    setting: dict[str, int],
+    shape_after: list[int],
+) -> None:
+    scale_under_load(live, docker_client, setting, shape_after)
+
+
+def test_an_unsafe_scale_is_refused_before_anything_is_touched(live: LiveCluster) -> None:
+    """3 x (1 + 2) -> 4 x (1 + 1) in one run: no node can become the 4th master
+    without losing data (a replica cannot turn into an empty master)."""
+    base = live.stack.config()["infra:redis"]
+    before = live.stack.container_ids()
+    assert shape(live) == [2, 2, 2]
+    live.stack.set_config("redis", {**base, "shards": 4, "replicas": 1})
+    try:
+        refused = live.stack.infra("up", live.stack.name, "--yes")
+    finally:
+        live.stack.set_config("redis", base)
+    assert refused.code == 2, refused
+    assert "change shards and replicas in two runs" in refused.err
+    assert live.stack.container_ids() == before
+
+
+def test_replicas_two_to_one_keeps_a_replica_on_every_master(
+    live: LiveCluster, docker_client: docker.DockerClient
+) -> None:
+    scale_under_load(live, docker_client, {"replicas": 1}, [1, 1, 1])
+
+
+def scale_under_load(
     live: LiveCluster,
     docker_client: docker.DockerClient,
     setting: dict[str, int],

@@ -150,14 +150,15 @@ def test_maxmemory_leaves_headroom() -> None:
     assert docker_node.maxmemory_mb(32) == 25
 
 
-def test_data_nodes_roll_through_hooks_and_the_init_container_does_not(capture: Capture) -> None:
+def test_data_nodes_roll_through_hooks_and_the_init_container_scales(capture: Capture) -> None:
     """Rolling replacement (components/rolling.py): every data node carries the
-    component's hand-over and rejoin hooks; the init container none."""
+    component's hand-over and rejoin hooks; the init container only the scaling
+    hook (components/redis_scaling.py), run before it is (re)created."""
     expected = {"before_delete": ["redis-before-delete"], "after_create": ["redis-after-create"]}
     assert {r.name: r.hooks for r in nodes(capture)} == {
         f"redis-node-{i}": expected for i in range(6)
     }
-    assert capture.named("redis-init").hooks == {}
+    assert capture.named("redis-init").hooks == {"before_create": ["redis-scale"]}
 
 
 def test_all_at_once_rollout_binds_no_hooks() -> None:

@@ -171,16 +171,15 @@ def adoptable(
     followers: Mapping[str, list[str]],
 ) -> str | None:
     """A kept replica that can take over a leaving master's slots without moving
-    them (it follows that master, syncs, then fails over): one of a master with
+    them (it follows that master, syncs, then fails over): one whose master has
     the most kept replicas, so no master is left without one."""
     busy = {r: m for m, rs in followers.items() for r in rs}
-    candidates = [a for a in kept if a in view and a not in heads and busy.get(a) in heads]
+    candidates = [a for a in kept if a in view and a not in heads and a in busy]
     if not candidates:
         return None
 
     def spare(a: str) -> tuple[int, str]:
-        master = busy[a]
-        return (-sum(r in kept for r in followers[master]), a)
+        return (-sum(r in kept for r in followers[busy[a]]), a)
 
     return min(candidates, key=spare)
 

@@ -56,8 +56,9 @@ class Roller:
     `hand_over(resource_name)` runs before a node is deleted (blocking code, in
     a worker thread) and raises to stop the step; `rejoined(resource_name)`
     runs after its replacement exists and returns once it serves again;
-    `rank(resource_name)` orders the waiting nodes (lowest first), e.g.
-    replicas before masters, so a shard is handed over once, not twice.
+    `rank(resource_name)` orders the waiting nodes (lowest first, evaluated
+    each time a turn is given), e.g. down nodes, then replicas, then masters,
+    so a shard is handed over once, not twice.
     """
 
     component: str
@@ -69,19 +70,14 @@ class Roller:
     members: Collection[str] | None = None
     timeout_s: float = TURN_TIMEOUT_S
     settle_s: float = SETTLE_S
-    _condition: asyncio.Condition | None = None
     _holder: str | None = None
-    _waiting: set[tuple[Any, str]] = field(default_factory=set)
+    _waiting: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    _dispatching: asyncio.Lock | None = None
 
     def hooks(self, opts: pulumi.ResourceHookOptions | None = None) -> pulumi.ResourceHookBinding:
         before = pulumi.ResourceHook(f"{self.component}-before-delete", self._before_delete, opts)
         after = pulumi.ResourceHook(f"{self.component}-after-create", self._after_create, opts)
         return pulumi.ResourceHookBinding(before_delete=[before], after_create=[after])
-
-    def condition(self) -> asyncio.Condition:
-        if self._condition is None:
-            self._condition = asyncio.Condition()
-        return self._condition
 
     async def _before_delete(self, args: pulumi.ResourceHookArgs) -> None:
         if not rolling_enabled() or (self.members is not None and args.name not in self.members):
@@ -96,26 +92,35 @@ class Roller:
         self._note(args.name, "delete")
 
     async def _take_turn(self, name: str) -> None:
-        me = (await asyncio.to_thread(self.rank, name), name)
-        cond = self.condition()
-        async with cond:
-            self._waiting.add(me)
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[name] = granted
         await asyncio.sleep(self.settle_s)
-
-        def mine() -> bool:
-            return self._holder is None and min(self._waiting) == me
-
+        await self._dispatch()
         try:
-            async with cond:
-                await asyncio.wait_for(cond.wait_for(mine), self.timeout_s)
-                self._holder = name
+            await asyncio.wait_for(asyncio.shield(granted), self.timeout_s)
         except TimeoutError:
+            self._waiting.pop(name, None)
+            if granted.done():
+                return
             raise RuntimeError(
                 f"{name}: the previous node ({self._holder}) did not finish rejoining "
                 f"within {self.timeout_s:.0f} s; nothing was deleted"
             ) from None
-        finally:
-            self._waiting.discard(me)
+
+    async def _dispatch(self) -> None:
+        """Give a free turn to the waiting node of lowest rank, ranked now: a node
+        that went down while others waited (an `up` killed mid-change leaves one)
+        must go before anyone's hand-over waits for it to answer."""
+        if self._dispatching is None:
+            self._dispatching = asyncio.Lock()
+        async with self._dispatching:
+            if self._holder is not None or not self._waiting:
+                return
+            names = sorted(self._waiting)
+            ranks = await asyncio.gather(*(asyncio.to_thread(self.rank, n) for n in names))
+            chosen = min(zip(ranks, names, strict=True))[1]
+            self._holder = chosen
+            self._waiting.pop(chosen).set_result(None)
 
     async def _after_create(self, args: pulumi.ResourceHookArgs) -> None:
         if self._holder != args.name:
@@ -127,10 +132,8 @@ class Roller:
             await self._release()
 
     async def _release(self) -> None:
-        cond = self.condition()
-        async with cond:
-            self._holder = None
-            cond.notify_all()
+        self._holder = None
+        await self._dispatch()
 
     def _note(self, node: str, event: str) -> None:
         pulumi.log.info(f"rolling: {node}: {event}")

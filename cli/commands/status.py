@@ -33,11 +33,20 @@ def status(
     from cli.ops import health
     from components.config_base import OutputsUnreadable
 
-    items = deployed_outputs(deploy.Deployer(find_project(), stack, notify=info))
+    deployer = deploy.Deployer(find_project(), stack, notify=info)
+    items = deployed_outputs(deployer)
     try:
         checks = health.status({name: item.value for name, item in items.items()})
     except OutputsUnreadable as exc:
         raise OperationFailed(f"cannot check stack '{stack}': {exc}") from None
+    half_done = deployer.interruption()
+    if half_done:
+        from cli.engine import shell
+
+        up = f"`{shell.infra_command('up ' + stack)}` finishes it"
+        checks.append(
+            health.Check("change", False, f"the last change is half-done: {up}", half_done)
+        )
     if as_json:
         emit_json([c.as_dict() for c in checks])
     for check in checks if not as_json else []:

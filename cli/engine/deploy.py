@@ -21,7 +21,7 @@ from typing import Any
 from pulumi import automation as auto
 from semver import VersionInfo
 
-from cli.engine import docker_provider, localstack, shell, stackfile, tools
+from cli.engine import docker_provider, interrupted, localstack, shell, stackfile, tools
 from cli.engine.plan import PlanRecorder
 from cli.engine.project import (
     LOCAL_STACK,
@@ -234,11 +234,35 @@ class Deployer:
             recorder.rendered_diff = result.stdout
         return recorder
 
+    def backend_url(self) -> str | None:
+        return self.env.get("PULUMI_BACKEND_URL") or os.environ.get("PULUMI_BACKEND_URL")
+
+    def clear_stale_locks(self) -> bool:
+        return interrupted.clear_stale(self.backend_url(), self.stack_name, self.notify)
+
+    def pending(self, stack: auto.Stack) -> list[dict[str, Any]]:
+        with engine_errors(self.stack_name):
+            deployment = stack.export_stack().deployment or {}
+        return list(deployment.get("pending_operations") or [])
+
+    def interruption(self) -> list[str]:
+        """Why the last change looks half-done (cli/engine/interrupted.py); empty: it does not."""
+        stack = self.stack(create=False)
+        pending = self.pending(stack)
+        with engine_errors(self.stack_name):
+            history = stack.history(page_size=1, show_secrets=False)
+        last = history[0] if history else None
+        return interrupted.findings(self.backend_url(), self.stack_name, pending, last)
+
     def up(self, on_event: EventHandler) -> auto.UpResult:
         self.require_docker()
         self.require_secrets()
+        killed = self.clear_stale_locks()
         stack = self.stack(program=True, changes=True, deploys=True)
         self.ensure_secrets(stack, generate=self.stack_name == LOCAL_STACK)
+        if killed and self.file.uses_local_docker:
+            orphans = interrupted.pending_creates(self.pending(stack))
+            interrupted.remove_orphans(local_containers(), orphans, self.notify)
         with engine_errors(self.stack_name):
             return stack.up(on_event=on_event, color="never")
 
@@ -248,6 +272,7 @@ class Deployer:
         stand aside (`INFRA_ROLLOUT=off`): nothing is kept alive in a teardown."""
         self.require_docker()
         self.env = {**self.env, ROLLOUT_VAR: "off"}
+        self.clear_stale_locks()
         stack = self.stack(create=False, program=True, changes=True)
         with engine_errors(self.stack_name):
             result = stack.destroy(on_event=on_event, color="never", run_program=True)
@@ -257,6 +282,7 @@ class Deployer:
 
     def refresh(self, on_event: EventHandler) -> auto.RefreshResult:
         self.require_docker()
+        self.clear_stale_locks()
         stack = self.stack(create=False, program=True, changes=True)
         with engine_errors(self.stack_name):
             return stack.refresh(on_event=on_event, color="never")

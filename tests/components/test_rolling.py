@@ -74,6 +74,27 @@ def test_turns_follow_rank_not_arrival() -> None:
     assert order == ["node-2", "node-3", "node-0", "node-1"]
 
 
+def test_rank_is_taken_when_a_turn_is_given_so_a_node_gone_down_meanwhile_goes_next() -> None:
+    recorder = Recorder()
+    ranks = {"node-0": 1, "node-1": 1, "node-2": 1}
+
+    def hand_over(node: str) -> None:
+        recorder.hand_over(node)
+        if node == "node-0":
+            ranks["node-2"] = 0  # node-2 stops answering while node-0 rolls
+
+    roller = rolling.Roller("redis", hand_over, recorder.rejoined, rank=ranks.__getitem__)
+    roller.settle_s = 0.05
+    roller._note = lambda node, event: None  # type: ignore[method-assign]
+
+    async def main() -> None:
+        await asyncio.gather(*(replace(roller, f"node-{i}") for i in range(3)))
+
+    asyncio.run(main())
+    order = [node for kind, node in recorder.events if kind == "hand over"]
+    assert order == ["node-0", "node-2", "node-1"]
+
+
 def test_a_first_creation_does_not_wait_or_take_a_turn() -> None:
     recorder = Recorder()
     roller = make_roller(recorder)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -21,7 +23,7 @@ from redis.cluster import RedisCluster
 
 from cli.ops import cluster as rediscluster
 from components.redis_config import RedisConfig
-from tests.engine.conftest import RefusingProxy
+from tests.engine.conftest import RefusingProxy, finish
 from tests.support import dockerenv
 from tests.support.enginestack import TierStack, deployed_stack, redis_config
 from tests.support.writeload import Downtime, LoadReport, WriteLoad
@@ -126,16 +128,6 @@ def assert_rolled(report: LoadReport, most_down: int) -> None:
     assert report.longest_gap_s < RedisConfig().node_timeout_ms / 1000, report.figures()
 
 
-def test_a_redis_conf_change_rolls_one_node_at_a_time_without_losing_a_write(
-    live: LiveCluster, docker_client: docker.DockerClient
-) -> None:
-    report, most_down = live.change(docker_client, maxmemoryPolicy="noeviction")
-    assert_rolled(report, most_down)
-    client = live.client()
-    assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
-    client.close()
-
-
 def test_an_image_change_rolls_every_node_onto_the_new_image(
     live: LiveCluster, docker_client: docker.DockerClient, second_image: str
 ) -> None:
@@ -215,11 +207,48 @@ def scale_under_load(
     shape_after: list[int],
 ) -> None:
     report, _ = live.change(docker_client, **setting)
-    print(setting, report.figures())
     assert report.lost == 0 and report.wrong_reads == 0, report.figures()
     assert report.longest_gap_s < RedisConfig().node_timeout_ms / 1000, report.figures()
     assert shape(live) == shape_after
     live.stack.ok("preview", live.stack.name, "--expect-no-changes")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_an_interrupted_rolling_change_is_finished_by_the_next_up(
+    live: LiveCluster, docker_client: docker.DockerClient, sig: signal.Signals
+) -> None:
+    """`infra up` stopped after two nodes were replaced (SIGINT to its process
+    group, as Ctrl-C does; SIGKILL to the group, as a lost CI runner): `status`
+    says the change is half-done, the next `up` finishes it, nothing is lost."""
+    policy = "volatile-lru" if sig == signal.SIGINT else "allkeys-lru"
+    base = live.stack.config()["infra:redis"]
+    live.stack.set_config("redis", {**base, "maxmemoryPolicy": policy})
+    downtime = Downtime(docker_client, live.stack.name, NODE_ROLE)
+    load = WriteLoad(live.load_client, prefix=f"cut{time.monotonic_ns()}")
+    try:
+        with load:
+            proc = live.stack.engine.start("up", live.stack.name, "--yes", extra_env=live.stack.env)
+            dockerenv.wait_for(lambda: len(downtime.exit_codes) >= 2, timeout=180)
+            os.killpg(proc.pid, sig)
+            stopped = finish(proc)
+            assert stopped.code != 0, stopped
+            status = live.stack.infra("status", live.stack.name)
+            assert status.code == 1 and "half-done" in status.out, status
+            live.stack.ok("up", live.stack.name, "--yes")
+    finally:
+        downtime.close()
+    live.refresh()
+    live.wait_ok()
+    reader = live.client()
+    report = load.report(reader)
+    reader.close()
+    assert report.lost == 0 and report.wrong_reads == 0, report.figures()
+    for address in live.remap.values():
+        host, port = address.rsplit(":", 1)
+        with rediscluster.node_client(host, int(port), live.password) as node:
+            assert node.config_get("maxmemory-policy")["maxmemory-policy"] == policy
+    live.stack.ok("preview", live.stack.name, "--expect-no-changes")
+    live.stack.ok("status", live.stack.name)
 
 
 def test_all_at_once_takes_several_nodes_down_together(

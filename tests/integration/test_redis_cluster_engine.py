@@ -8,7 +8,6 @@ The tests run in file order on one stack: deploy, check, change, break, repair, 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -216,62 +215,6 @@ def test_drift_a_removed_node_is_refreshed_away_and_recreated_with_its_data(
     assert [client.get(f"drift:{i}") for i in range(300)] == [str(i) for i in range(300)]
     client.close()
     cluster.stack.ok("preview", cluster.name, "--expect-no-changes")
-
-
-class DieEvents:
-    """Exit codes of this stack's containers as Docker reports them, while running."""
-
-    def __init__(self, client: docker.DockerClient, stack: str) -> None:
-        self.codes: dict[str, str] = {}
-        filters = {"type": "container", "event": "die", "label": f"infra.stack={stack}"}
-        self.stream = client.events(decode=True, filters=filters)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        for event in self.stream:
-            attrs = event["Actor"]["Attributes"]
-            self.codes[attrs["name"]] = attrs.get("exitCode", "?")
-
-    def close(self) -> dict[str, str]:
-        self.stream.close()
-        return self.codes
-
-
-def test_a_replacing_change_is_planned_and_applied_with_graceful_stops(
-    cluster: Cluster, docker_client
-) -> None:
-    """maxmemoryPolicy lives in redis.conf (an upload): every node is replaced."""
-    client = cluster.client()
-    for i in range(1000):
-        client.set(f"replace:{i}", str(i))
-    client.close()
-    cluster.stack.set_config(
-        "redis", {**cluster.stack.config()["infra:redis"], "maxmemoryPolicy": "noeviction"}
-    )
-    diff = cluster.stack.ok("preview", cluster.name, "--diff")
-    assert "+-docker:index/container:Container: (replace)" in diff.out
-    assert "~ uploads: [secret] => [secret]" in diff.out  # the password is in redis.conf
-    plan = json.loads(cluster.stack.ok("preview", cluster.name, "--json").out)
-    replaced = sorted(s["name"] for s in plan["steps"] if s["op"] == "replace")
-    assert replaced == sorted(f"redis-node-{i}" for i in range(6))
-    assert all("uploads" in s["replaceKeys"] for s in plan["steps"] if s["op"] == "replace")
-    before = cluster.stack.container_ids()
-    events = DieEvents(docker_client, cluster.name)
-    try:
-        cluster.stack.ok("up", cluster.name, "--yes")
-    finally:
-        codes = events.close()
-    after = cluster.stack.container_ids()
-    nodes = [f"infra-{cluster.name}-redis-{i}" for i in range(6)]
-    assert all(after[n] != before[n] for n in nodes)
-    # SIGTERM within the grace period: Redis shut down cleanly (exit 0), not killed (137).
-    assert {n: codes.get(n) for n in nodes} == dict.fromkeys(nodes, "0")
-    cluster.wait_ok()
-    client = cluster.client()
-    assert [client.get(f"replace:{i}") for i in range(1000)] == [str(i) for i in range(1000)]
-    assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
-    client.close()
 
 
 def test_restart_of_every_container_keeps_cluster_and_data(cluster: Cluster, docker_client) -> None:

@@ -8,96 +8,31 @@ write and keep every slot writable within less than an automatic failover.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
 import time
 from collections.abc import Iterator
 from contextlib import suppress
-from typing import Any
 
 import docker
 import pytest
-from redis.cluster import RedisCluster
 
 from cli.ops import cluster as rediscluster
 from components.redis_config import RedisConfig
 from tests.engine.conftest import RefusingProxy, finish
 from tests.support import dockerenv
-from tests.support.enginestack import TierStack, deployed_stack, redis_config
+from tests.support.enginestack import deployed_stack, redis_config
+from tests.support.livecluster import NODE_ROLE, LiveCluster, build_second_image
 from tests.support.writeload import Downtime, LoadReport, WriteLoad
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
-
-NODES = 6
-NODE_ROLE = "redis-cluster-node"
-
-
-class LiveCluster:
-    def __init__(self, stack: TierStack) -> None:
-        self.stack = stack
-        values = stack.outputs()
-        self.remap = values["redisHostAddressMap"]
-        self.password = str(values["redisPassword"])
-        self.seed = values["redisNodes"][0]
-
-    def client(self) -> Any:
-        return rediscluster.host_cluster_client(self.remap, self.password)
-
-    def load_client(self) -> Any:
-        """The load's client talks to the announced container addresses (a Linux
-        Docker host routes to them), as a client on the stack's network does:
-        redis-py 8.1 with `address_remap` fails on the ASK redirects of a slot
-        being moved (it looks the announced address up among remapped ones)."""
-        return RedisCluster(
-            host=self.seed["ip"], port=self.seed["port"], password=self.password,
-            decode_responses=True, socket_timeout=2.0,
-        )  # fmt: skip
-
-    def refresh(self) -> None:
-        self.remap = self.stack.outputs()["redisHostAddressMap"]
-
-    def change(self, docker_client: docker.DockerClient, **redis: Any) -> tuple[LoadReport, int]:
-        """Apply `redis` settings with `infra up` under load: (load report, most
-        nodes down at once)."""
-        self.stack.set_config("redis", {**self.stack.config()["infra:redis"], **redis})
-        downtime = Downtime(docker_client, self.stack.name, NODE_ROLE)
-        load = WriteLoad(self.load_client, prefix=f"load{time.monotonic_ns()}")
-        try:
-            with load:
-                time.sleep(1.0)  # a baseline before the change
-                self.stack.ok("up", self.stack.name, "--yes")
-                time.sleep(1.0)
-        finally:
-            downtime.close()
-        self.refresh()
-        self.wait_ok()
-        reader = self.client()
-        try:
-            report = load.report(reader)
-        finally:
-            reader.close()
-        return report, downtime.most_down
-
-    def wait_ok(self) -> None:
-        for address in self.remap.values():
-            host, port = address.rsplit(":", 1)
-            dockerenv.wait_for(
-                lambda h=host, p=int(port): rediscluster.cluster_ok(h, p, self.password), 90
-            )
-
-    def images(self, docker_client: docker.DockerClient) -> set[str]:
-        label = {"label": [f"infra.stack={self.stack.name}", f"infra.role={NODE_ROLE}"]}
-        return {c.image.id for c in docker_client.containers.list(filters=label)}
 
 
 @pytest.fixture(scope="module")
 def second_image(docker_client: docker.DockerClient, redis_image: str) -> Iterator[str]:
     """A second, locally built tag of the Redis image (another image id)."""
-    tag = f"{redis_image.split(':')[0]}:rolled-{dockerenv.run_id()}"
-    dockerfile = f"FROM {redis_image}\nLABEL infra.test=rolling\n".encode()
-    docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True)
+    tag = build_second_image(docker_client, redis_image)
     yield tag
     with suppress(docker.errors.ImageNotFound):
         docker_client.images.remove(tag, force=True)
@@ -128,11 +63,37 @@ def assert_rolled(report: LoadReport, most_down: int) -> None:
     assert report.longest_gap_s < RedisConfig().node_timeout_ms / 1000, report.figures()
 
 
+def test_a_replacing_change_is_previewed_as_a_rolling_replacement(live: LiveCluster) -> None:
+    """maxmemoryPolicy lives in redis.conf (an upload): every node is replaced, and
+    preview says in which order, who is a master, and who takes over."""
+    base = live.stack.config()["infra:redis"]
+    live.stack.set_config("redis", {**base, "maxmemoryPolicy": "noeviction"})
+    try:
+        diff = live.stack.ok("preview", live.stack.name, "--diff")
+        plan = json.loads(live.stack.ok("preview", live.stack.name, "--json").out)
+    finally:
+        live.stack.set_config("redis", base)
+    assert "+-docker:index/container:Container: (replace)" in diff.out
+    assert "~ uploads: [secret] => [secret]" in diff.out  # the password is in redis.conf
+    assert "one at a time" in diff.err and "handed to redis-node-" in diff.err
+    replaced = sorted(s["name"] for s in plan["steps"] if s["op"] == "replace")
+    assert replaced == sorted(f"redis-node-{i}" for i in range(6))
+    assert all("uploads" in s["replaceKeys"] for s in plan["steps"] if s["op"] == "replace")
+    steps = plan["rollout"]["steps"]
+    assert [s["role"] for s in steps] == ["replica"] * 3 + ["master"] * 3
+    masters = steps[3:]
+    assert sorted(slot for s in masters for slot in s["slots"]) != []
+    assert all(s["handOverTo"] == next(r["node"] for r in steps if r.get("of") == s["node"])
+               for s in masters)  # fmt: skip
+
+
 def test_an_image_change_rolls_every_node_onto_the_new_image(
     live: LiveCluster, docker_client: docker.DockerClient, second_image: str
 ) -> None:
     report, most_down = live.change(docker_client, image=second_image)
     assert_rolled(report, most_down)
+    # SIGTERM within the grace period: Redis shut down cleanly (exit 0), not killed (137).
+    assert live.last_exit_codes == ["0"] * 6
     assert live.images(docker_client) == {docker_client.images.get(second_image).id}
     live.stack.ok("preview", live.stack.name, "--expect-no-changes")
 

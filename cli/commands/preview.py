@@ -77,9 +77,11 @@ def redis_sections(deployer: Any, plan: dict[str, Any]) -> list[tuple[str, Any, 
     if "redis" not in deployer.config.enabled_components():
         return []
     redis = deployer.config.typed("redis", RedisConfig)
-    if redis.mode != "cluster":
-        return []
     from cli.engine import rollout_plan as rp
+
+    if redis.mode != "cluster":
+        section = rp.sentinel_rollout(plan, redis.rollout)
+        return [] if section is None else [("rollout", section, rp.lines)]
 
     @functools.cache
     def outputs() -> dict[str, Any]:

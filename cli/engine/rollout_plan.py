@@ -23,16 +23,31 @@ from stacks import addressing
 
 CONTAINER = "docker:index/container:Container"
 NODE_PREFIX = "redis-node-"
+SENTINEL_PREFIX = "redis-sentinel-"
 REPLACING = {"replace", "create-replacement", "delete-replaced"}
 
 
-def replaced_nodes(plan: Mapping[str, Any]) -> list[str]:
+def replaced_nodes(plan: Mapping[str, Any], prefix: str = NODE_PREFIX) -> list[str]:
     names = {
         s["name"]
         for s in plan["steps"]
-        if s["type"] == CONTAINER and s["op"] in REPLACING and s["name"].startswith(NODE_PREFIX)
+        if s["type"] == CONTAINER and s["op"] in REPLACING and s["name"].startswith(prefix)
     }
     return sorted(names)
+
+
+def sentinel_rollout(plan: Mapping[str, Any], mode: str) -> dict[str, Any] | None:
+    """Sentinel mode: which data nodes and Sentinels are replaced. Who is primary
+    is read when each node's turn comes (Sentinel decides), so the order is the
+    rule, not a list: nodes down first, then replicas, then primaries (each
+    handed over with SENTINEL FAILOVER); Sentinels one at a time."""
+    nodes, sentinels = replaced_nodes(plan), replaced_nodes(plan, SENTINEL_PREFIX)
+    if not nodes and not sentinels:
+        return None
+    steps = [{"node": n, "role": "data node"} for n in nodes]
+    steps += [{"node": n, "role": "sentinel"} for n in sentinels]
+    how = "a primary is handed over first (writes paused, SENTINEL FAILOVER); Sentinels last"
+    return {"component": "redis", "mode": mode, "nodes": len(steps), "steps": steps, "how": how}
 
 
 def rollout(
@@ -124,9 +139,10 @@ def lines(section: Mapping[str, Any]) -> list[str]:
             "shard whose nodes are all among them is down until they restart"
         )
     else:
+        how = section.get("how", "a master is handed to its replica first (CLUSTER FAILOVER)")
         head = (
             f"redis: {count} nodes replaced one at a time, each after the previous one "
-            "rejoined and synced; a master is handed to its replica first (CLUSTER FAILOVER)"
+            f"rejoined and synced; {how}"
         )
     out = [head]
     if "liveError" in section:

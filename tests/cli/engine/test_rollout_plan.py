@@ -1,0 +1,83 @@
+"""The rollout and scale sections of `infra preview` (cli/engine/rollout_plan.py),
+from engine plans written out by hand; the live-cluster reads are exercised by
+tests/integration/test_rolling_engine.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cli.engine import rollout_plan as rp
+
+
+def step(op: str, name: str, type_: str = rp.CONTAINER) -> dict[str, Any]:
+    return {"op": op, "name": name, "type": type_}
+
+
+PLAN = {
+    "steps": [
+        step("replace", "redis-node-1"),
+        step("replace", "redis-node-0"),
+        step("update", "redis-init"),
+        step("replace", "redis-data-0", "docker:index/volume:Volume"),
+    ]
+}
+
+
+def test_only_replaced_node_containers_count() -> None:
+    assert rp.replaced_nodes(PLAN) == ["redis-node-0", "redis-node-1"]
+    assert not rp.touches_topology(PLAN)
+    assert rp.touches_topology({"steps": [step("create", "redis-node-6")]})
+
+
+def test_rolling_order_follows_live_roles_and_unreadable_live_state_is_said() -> None:
+    master = {"role": "master", "slots": ["0-5460"], "keys": 7, "handOverTo": "redis-node-1"}
+    roles = {
+        "redis-node-0": {**master, "rank": 2},
+        "redis-node-1": {"role": "replica", "of": "redis-node-0", "rank": 1},
+    }
+
+    def outputs() -> dict[str, Any]:
+        raise ValueError("no outputs")
+
+    unread = rp.rollout(PLAN, "rolling", outputs)
+    assert unread is not None and unread["liveError"] == "no outputs"
+    steps = [rp.step(name, roles[name]) for name in rp.replaced_nodes(PLAN)]
+    steps.sort(key=lambda s: (s["rank"], s["node"]))
+    shown = [{k: v for k, v in s.items() if k != "rank"} for s in steps]
+    section = {"mode": "rolling", "nodes": 2, "steps": shown}
+    text = rp.lines(section)
+    assert text[1:] == [
+        "  1. redis-node-1: replica of redis-node-0",
+        "  2. redis-node-0: master of slots 0-5460 (7 keys), handed to redis-node-1 first",
+    ]
+    assert "one at a time" in text[0]
+
+
+def test_all_at_once_says_the_outage() -> None:
+    text = rp.lines({"mode": "all-at-once", "nodes": 6, "steps": []})
+    assert "all at once" in text[0] and "down until they restart" in text[0]
+
+
+def test_sentinel_mode_lists_data_nodes_then_sentinels_with_the_rule() -> None:
+    plan = {"steps": [step("replace", "redis-sentinel-0"), step("replace", "redis-node-0-1")]}
+    section = rp.sentinel_rollout(plan, "rolling")
+    assert section is not None
+    assert [s["node"] for s in section["steps"]] == ["redis-node-0-1", "redis-sentinel-0"]
+    assert "SENTINEL FAILOVER" in rp.lines(section)[0]
+    assert rp.sentinel_rollout({"steps": []}, "rolling") is None
+
+
+def test_scale_lines() -> None:
+    section = {
+        "summary": "2 node(s) joined, 4096 slots moved",
+        "join": ["10.0.0.16:6379"],
+        "handOver": [],
+        "moves": [{"from": "10.0.0.10:6379", "to": "10.0.0.16:6379", "count": 1365, "keys": 12}],
+        "replicate": [{"node": "10.0.0.17:6379", "master": "10.0.0.16:6379"}],
+        "remove": [],
+    }
+    assert (
+        rp.scale_lines(section)[2] == "  1365 slots (12 keys) move 10.0.0.10:6379 -> 10.0.0.16:6379"
+    )
+    refused = rp.scale_lines({"refused": "change shards and replicas in two runs"})
+    assert refused == ["redis: `up` will refuse this scale: change shards and replicas in two runs"]

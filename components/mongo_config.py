@@ -109,6 +109,11 @@ class MongoConfig(ComponentConfig):
     root_user: str = "root"
     auth_source: str = "admin"
     read_preference: ReadPreference = "primary"
+    # How `up` replaces members when a change forces it (components/rolling.py,
+    # components/mongo_handover.py): one member at a time, the primary stepped
+    # down to a caught-up secondary first, or all at once (no primary until they
+    # are back, faster on a laptop whose data does not matter).
+    rollout: Literal["rolling", "all-at-once"] = "rolling"
 
     @field_validator("image")
     @classmethod

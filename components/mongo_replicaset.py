@@ -14,8 +14,10 @@ import pulumi
 import pulumi_docker as docker
 
 from components import docker_node as dn
+from components import mongo_handover as ho
 from components.base import InfraComponent
 from components.mongo_config import ARBITER_PORT_OFFSET, MemberRole, MongoConfig, MongoExports
+from components.rolling import Roller
 
 KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile"
 KEYFILE_PATH = "/etc/mongo-keyfile"
@@ -83,6 +85,15 @@ class Layout:
 
     def member_host(self, i: int) -> str:
         return f"{self.host_name(i)}:{self.port(i)}"
+
+    def node(self, i: int) -> dn.Node:
+        """Member i as the host sees it: published 1:1 on its port when `publish`."""
+        port = self.port(i)
+        return dn.Node(self.host_name(i), self.ip(i), port, port if self.config.publish else None)
+
+    def resource(self, name: str, i: int) -> str:
+        """Pulumi resource name of member i's container."""
+        return f"{name}-arbiter" if self.is_arbiter(i) else f"{name}-member-{i}"
 
 
 def cache_size_gb(memory_mb: int) -> float:
@@ -208,6 +219,29 @@ def preferred_primary(layout: Layout) -> int:
     return max(range(len(layout.roles)), key=lambda i: layout.roles[i].priority)
 
 
+def handover_members(name: str, layout: Layout) -> ho.MongoMembers:
+    """What the rolling hooks need (components/mongo_handover.py): every member
+    container by resource name, its published host endpoint and its name in the
+    set config, plus the roles the init container applies (who can be elected,
+    who is delayed). The root password is added once known."""
+    count, bind = layout.member_count, layout.site.host_bind
+    return ho.MongoMembers(
+        endpoints={
+            layout.resource(name, i): dn.host_endpoint(layout.node(i), bind) for i in range(count)
+        },
+        hosts={layout.resource(name, i): layout.member_host(i) for i in range(count)},
+        user=layout.config.root_user,
+        auth_source=layout.config.auth_source,
+        arbiters=[layout.resource(name, i) for i in range(count) if layout.is_arbiter(i)],
+        electable=[layout.member_host(i) for i, r in enumerate(layout.roles) if r.priority > 0],
+        delays={
+            layout.member_host(i): r.secondary_delay_secs
+            for i, r in enumerate(layout.roles)
+            if r.secondary_delay_secs
+        },
+    )
+
+
 class MongoReplicaSet(InfraComponent):
     """A MongoDB replica set whose members sit at fixed addresses on one network.
 
@@ -243,9 +277,39 @@ class MongoReplicaSet(InfraComponent):
         password = pulumi.Output.secret(root_password)
         key = pulumi.Output.secret(key_file).apply(check_key_file)
         image = dn.node_image(name, config.image, self)
-        containers = [self._member(name, layout, i, image, key) for i in range(layout.member_count)]
+        hooks = self._rolling(name, layout, password)
+        containers = [
+            self._member(name, layout, i, image, key, hooks) for i in range(layout.member_count)
+        ]
         init = self._init(name, layout, image, key, password, containers)
         self._set_outputs(layout, password, init)
+
+    def _rolling(
+        self, name: str, layout: Layout, password: pulumi.Output[str]
+    ) -> pulumi.ResourceHookBinding | None:
+        """Replacements roll one member at a time (components/rolling.py): those
+        not answering first, then secondaries and the arbiter, the primary last,
+        stepped down to a caught-up secondary first; each next one once the
+        replaced member serves again, caught up (components/mongo_handover.py).
+
+        The arbiter takes turns too: it holds no data, but it is a vote, and in
+        a primary-secondary-arbiter set losing it together with a data member
+        leaves one vote of three, so no primary. Its turn only waits for a ready
+        set before and for it to be ARBITER again after. The init container has
+        no turn: it holds no data and no vote (it only reconciles the config).
+        `rollout: all-at-once` lets the engine replace them together."""
+        if layout.config.rollout != "rolling":
+            return None
+        members = handover_members(name, layout)
+        password.apply(members.secret.append)
+        roller = Roller(
+            name,
+            hand_over=lambda member: ho.hand_over(members, member),
+            rejoined=lambda member: ho.rejoined(members, member),
+            rank=lambda member: ho.rank(members, member),
+            members=list(members.endpoints),
+        )
+        return roller.hooks()
 
     def _member(
         self,
@@ -254,13 +318,14 @@ class MongoReplicaSet(InfraComponent):
         i: int,
         image: docker.RemoteImage,
         key_file: pulumi.Output[str],
+        hooks: pulumi.ResourceHookBinding | None,
     ) -> docker.Container:
         host, port, arbiter = layout.host_name(i), layout.port(i), layout.is_arbiter(i)
-        node = dn.Node(host, layout.ip(i), port, port if layout.config.publish else None)
+        node = layout.node(i)
         suffix = "arbiter" if arbiter else str(i)
         volume = dn.data_volume(f"{name}-data-{suffix}", host, layout.site.labels, self)
         return dn.service_container(
-            f"{name}-{'arbiter' if arbiter else f'member-{i}'}",
+            layout.resource(name, i),
             name=host,
             hostname=host,
             image=image.image_id,
@@ -287,6 +352,7 @@ class MongoReplicaSet(InfraComponent):
                 "infra.role": "mongo-arbiter" if arbiter else "mongo-member",
             },
             parent=self,
+            hooks=hooks,
         )
 
     def _init(

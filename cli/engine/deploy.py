@@ -248,11 +248,12 @@ class Deployer:
     def interruption(self) -> list[str]:
         """Why the last change looks half-done (cli/engine/interrupted.py); empty: it does not."""
         stack = self.stack(create=False)
-        pending = self.pending(stack)
         with engine_errors(self.stack_name):
             history = stack.history(page_size=1, show_secrets=False)
         last = history[0] if history else None
-        return interrupted.findings(self.backend_url(), self.stack_name, pending, last)
+        # Operations in flight (a killed run) come with its stale lock on file
+        # backends; reading them would cost `pulumi stack export` on every status.
+        return interrupted.findings(self.backend_url(), self.stack_name, [], last)
 
     def up(self, on_event: EventHandler) -> auto.UpResult:
         self.require_docker()

@@ -335,3 +335,64 @@ def test_special_characters_in_credentials_are_escaped() -> None:
     url = mrs.connection_url(layout, "p@ss:w/rd%", ["h:1"], replicaSet="rs0")
     parsed = uri_parser.parse_uri(url)
     assert (parsed["username"], parsed["password"]) == ("ad@min", "p@ss:w/rd%")
+
+
+ROLLING_HOOKS = {"before_delete": ["mongo-before-delete"], "after_create": ["mongo-after-create"]}
+
+
+def test_members_roll_through_hooks_and_the_init_container_does_not(capture: Capture) -> None:
+    """Rolling replacement (components/rolling.py, components/mongo_handover.py):
+    every member container carries the component's hand-over and rejoin hooks;
+    the init container (no data, no vote) none."""
+    assert {r.name: r.hooks for r in members(capture)} == {
+        f"mongo-member-{i}": ROLLING_HOOKS for i in range(3)
+    }
+    assert capture.named("mongo-init").hooks == {}
+
+
+def test_the_arbiter_takes_a_turn_like_the_members() -> None:
+    """In a primary-secondary-arbiter set the arbiter is one vote of three:
+    replaced together with a data member, no primary is left."""
+    capture = program(members=2, arbiter=True)
+    assert capture.named("mongo-arbiter").hooks == ROLLING_HOOKS
+    assert [r.hooks for r in members(capture)] == [ROLLING_HOOKS] * 2
+    assert capture.named("mongo-init").hooks == {}
+
+
+def test_all_at_once_rollout_binds_no_hooks() -> None:
+    capture = program(rollout="all-at-once", members=2, arbiter=True)
+    assert [r.hooks for r in capture.containers()] == [{}] * 4
+
+
+def test_an_unknown_rollout_is_refused() -> None:
+    with pytest.raises(ValueError, match="'rolling' or 'all-at-once'"):
+        MongoConfig(enabled=True, rollout="sometimes")  # type: ignore[arg-type]
+
+
+def test_the_hooks_reach_every_member_on_its_published_port_by_its_set_name() -> None:
+    delayed = {"hidden": True, "secondaryDelaySecs": 600}
+    settings = [{}, {"priority": 0}, {}, {"hidden": True}, delayed]
+    config = MongoConfig.model_validate(
+        {"enabled": True, "members": 5, "arbiter": True, "memberSettings": settings}
+    )
+    site = Site("n", "infra-unit-mongo", "0.0.0.0", {}, lambda role, n: ["10.0.0.1"] * n)
+    handover = mrs.handover_members("mongo", mrs.Layout.of(config, site))
+    resources = [*(f"mongo-member-{i}" for i in range(5)), "mongo-arbiter"]
+    assert list(handover.endpoints) == resources
+    assert list(handover.endpoints.values()) == [
+        *(("127.0.0.1", 27017 + i) for i in range(5)),
+        ("127.0.0.1", 27067),
+    ]
+    hosts = [f"infra-unit-mongo-{i}:{27017 + i}" for i in range(5)]
+    hosts.append("infra-unit-mongo-arbiter:27067")
+    assert list(handover.hosts.values()) == hosts
+    assert (handover.user, handover.auth_source) == ("root", "admin")
+    assert list(handover.arbiters) == ["mongo-arbiter"]
+    assert list(handover.electable) == [hosts[0], hosts[2]]  # priority 0: 1, hidden 3 and 4
+    assert handover.delays == {hosts[4]: 600}
+    options = handover.client_options("mongo-member-2")
+    assert (options["host"], options["port"], options["directConnection"]) == (
+        "127.0.0.1",
+        27019,
+        True,
+    )

@@ -128,6 +128,25 @@ def test_a_turn_never_given_back_times_out_with_the_holder_named() -> None:
     assert recorder.events == [("hand over", "node-0")]
 
 
+def test_the_timeout_bounds_one_turn_not_the_whole_queue() -> None:
+    """Four turns of 0.15 s each under a 0.3 s timeout: the last node waits
+    0.45 s in all, and that is no error."""
+    recorder = Recorder()
+
+    def slow(node: str) -> None:
+        time.sleep(0.15)
+        recorder.rejoined(node)
+
+    roller = rolling.Roller("redis", recorder.hand_over, slow, timeout_s=0.3, settle_s=0.0)
+    roller._note = lambda node, event: None  # type: ignore[method-assign]
+
+    async def main() -> None:
+        await asyncio.gather(*(replace(roller, f"node-{i}") for i in range(4)))
+
+    asyncio.run(main())
+    assert [kind for kind, _ in recorder.events].count("rejoined") == 4
+
+
 def test_off_for_a_destroy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(rolling.ROLLOUT_VAR, "off")
     recorder = Recorder()

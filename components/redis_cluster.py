@@ -63,10 +63,12 @@ def node_conf(config: RedisConfig, ip: str, password: str) -> str:
         f"cluster-announce-port {REDIS_PORT}",
         f"cluster-announce-bus-port {BUS_PORT}",
         "cluster-require-full-coverage yes",
-        # Redis waits 5 s before a diskless full sync to batch replicas; with
-        # one replica per master there is nothing to batch, and the wait
-        # delays the moment a fresh replica can take over.
-        f"repl-diskless-sync-delay {0 if config.replicas == 1 else 1}",
+        # Redis waits 5 s before a diskless full sync to batch replicas; the
+        # wait delays the moment a fresh replica can take over, and replicas of
+        # one master rarely need a full sync at the same moment. Not tied to
+        # `replicas`: a node's config that followed the topology would make
+        # every replicas change replace (roll) every node.
+        "repl-diskless-sync-delay 0",
     ]
     lines = dn.redis_base_conf(
         REDIS_PORT,

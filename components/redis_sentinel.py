@@ -220,7 +220,14 @@ class RedisSentinel(RedisTier):
         data nodes across all groups, replicas first, each primary handed over
         through Sentinel; and, with their own turns, the Sentinels, each while
         the others keep the quorum (components/sentinel_handover.py).
-        `rollout: all-at-once` lets the engine replace them together."""
+        `rollout: all-at-once` lets the engine replace them together.
+
+        Each roller knows the containers the program declares (`members`): one
+        it no longer declares (a group removed by `redis.shards`) is deleted
+        without a turn. It has no replacement whose `after_create` would give
+        the turn back, so with a turn the first of them would hold it and the
+        next would wait for it until the turn timeout (observed: `shards` 4 -> 3
+        hung on the second node of the removed group)."""
         if self.config.rollout != "rolling":
             return None, None
         tier = self._handover_tier(name, password)
@@ -229,12 +236,14 @@ class RedisSentinel(RedisTier):
             hand_over=lambda node: sh.hand_over(tier, node),
             rejoined=lambda node: sh.rejoined(tier, node),
             rank=lambda node: sh.rank(tier, node),
+            members=list(tier.nodes.endpoints),
         )
         sentinels = Roller(
             f"{name}-sentinels",
             hand_over=lambda node: sh.sentinel_hand_over(tier, node),
             rejoined=lambda node: sh.sentinel_rejoined(tier, node),
             rank=lambda node: sh.sentinel_rank(tier, node),
+            members=list(tier.sentinels.endpoints),
         )
         return nodes.hooks(), sentinels.hooks()
 
@@ -259,6 +268,12 @@ class RedisSentinel(RedisTier):
                 secret=data.secret,
             ),
             master_sets={f"{name}-node-{g}-{k}": master_set(g) for g, k in layout.members()},
+            monitoring=sh.Monitoring(
+                quorum=self.config.sentinel_quorum,
+                down_after_ms=self.config.down_after_ms,
+                failover_timeout_ms=self.config.failover_timeout_ms,
+                parallel_syncs=self.config.parallel_syncs,
+            ),
         )
 
     @staticmethod

@@ -31,6 +31,29 @@ replacement keeps `sentinel.conf` on the volume (id, epochs, known peers), and
 counts as back once it answers, reaches the quorum for every set, names the
 same primaries as the others, and they list it as up.
 
+Groups added and removed (`redis.shards`). The Sentinels' template lists
+every master set, so a change of `shards` replaces each Sentinel, in turns like
+above. Adding a group: the engine creates its nodes first (the Sentinels depend
+on every data node), but the Sentinels still running do not know its master
+set, so each Sentinel's hand-over waited in vain for the others to reach the
+quorum of the new set (`CKQUORUM shard-3`: "No such master with that name")
+and `up` failed after 3 x 60 s with nothing replaced (observed); and a
+replacement monitoring the set could not have reached that quorum alone (its
+healthcheck is `CKQUORUM` of every set). So before a Sentinel goes, every
+Sentinel that answers is told to monitor any declared set it lacks (`SENTINEL
+MONITOR` at the group's primary, then `SENTINEL SET` with the template's
+settings; Sentinel saves both in its config file, which the replacement starts
+from), and they discover each other through the new primary's hello channel.
+
+Removing a group needs no command: the engine deletes the resources a program
+no longer declares only after the program has registered all the others, so
+every Sentinel has been replaced by one whose template no longer names the set
+(the start script drops its learned state) before the group's nodes go; no
+Sentinel is left that could see them down and try to fail the group over
+(tested: tests/integration/test_sentinel_groups_engine.py). The group's nodes
+are not members of the program, so they take no turn and no hand-over: removing
+a group deletes its data by definition.
+
 Sentinels name nodes and peers by their announced (container) addresses;
 `RedisNodes.announced` maps those to resource names, whose endpoints are
 reachable from the operator's machine.
@@ -48,15 +71,40 @@ from components import redis_handover as ho
 from components.redis_handover import HandOverRefused, RedisNodes, role_is, synced, unhealthy
 
 
+@dataclass(frozen=True)
+class Monitoring:
+    """The settings every master set gets in the Sentinels' template
+    (`components.redis_sentinel.sentinel_conf`), for one registered at runtime."""
+
+    quorum: int
+    down_after_ms: int
+    failover_timeout_ms: int
+    parallel_syncs: int
+
+    def options(self, password: str) -> list[str]:
+        """`SENTINEL SET <set>` arguments: option, value, ..."""
+        return [
+            "auth-pass",
+            password,
+            "down-after-milliseconds",
+            str(self.down_after_ms),
+            "failover-timeout",
+            str(self.failover_timeout_ms),
+            "parallel-syncs",
+            str(self.parallel_syncs),
+        ]
+
+
 @dataclass
 class SentinelTier:
     """A Sentinel component by resource name: `nodes` (data nodes), `sentinels`
-    (sharing the nodes' password box) and `master_sets` (data node -> the
-    master set it belongs to)."""
+    (sharing the nodes' password box), `master_sets` (data node -> the master
+    set it belongs to) and `monitoring` (each set's Sentinel settings)."""
 
     nodes: RedisNodes
     sentinels: RedisNodes
     master_sets: Mapping[str, str]
+    monitoring: Monitoring
 
     def sets(self) -> list[str]:
         return sorted(set(self.master_sets.values()))
@@ -298,7 +346,9 @@ def sentinels_unhealthy(tier: SentinelTier, leaving: str) -> str | None:
 
 
 def sentinel_hand_over(tier: SentinelTier, name: str) -> None:
-    """A Sentinel holds no data: it may go once the others can fail over without it."""
+    """A Sentinel holds no data: it may go once the others can fail over
+    without it, for every declared master set (a new one registered first)."""
+    register_new_sets(tier)
     if name not in tier.sentinels.endpoints or not answers(tier.sentinels, name):
         return
     tier.sentinels.wait(f"before replacing {name}", lambda: sentinels_unhealthy(tier, name))
@@ -318,3 +368,65 @@ def sentinel_rejoined(tier: SentinelTier, name: str) -> None:
 def sentinel_rank(tier: SentinelTier, name: str) -> int:
     """Sentinels removed or already down first; the others in name order."""
     return 1 if name in tier.sentinels.endpoints and answers(tier.sentinels, name) else 0
+
+
+# --- groups added --------------------------------------------------------------------
+def monitors(tier: SentinelTier, sentinel: str, master_set: str) -> bool | None:
+    """Whether a Sentinel monitors a master set (None: it does not answer).
+    GET-MASTER-ADDR-BY-NAME answers nil for a set it does not know."""
+    try:
+        return ask(tier, sentinel, "GET-MASTER-ADDR-BY-NAME", master_set) is not None
+    except redis.RedisError:
+        return None
+
+
+def unregistered(tier: SentinelTier) -> dict[str, list[str]]:
+    """Declared master set -> the answering Sentinels that do not monitor it."""
+    missing: dict[str, list[str]] = {}
+    for master_set in tier.sets():
+        for sentinel in tier.sentinels.endpoints:
+            if monitors(tier, sentinel, master_set) is False:
+                missing.setdefault(master_set, []).append(sentinel)
+    return missing
+
+
+def current_primary(tier: SentinelTier, master_set: str) -> tuple[str | None, str | None]:
+    """(announced address, None) of a set's primary, or (None, why not): what
+    a Sentinel that monitors the set names, else the one member that reports
+    `master` (a new group: its member 0, which its replicas follow)."""
+    for sentinel in tier.sentinels.endpoints:
+        if monitors(tier, sentinel, master_set):
+            named = named_primary(tier, sentinel, master_set)
+            if named is not None:
+                return named, None
+    members = tier.members(master_set)
+    masters = [n for n in members if (tier.nodes.replication(n) or {}).get("role") == "master"]
+    if len(masters) != 1:
+        return None, f"{master_set} has {len(masters)} members reporting master: {masters}"
+    return tier.address(masters[0]), None
+
+
+def wait_primary(tier: SentinelTier, master_set: str) -> str:
+    found: list[str] = []
+
+    def check() -> str | None:
+        address, reason = current_primary(tier, master_set)
+        found[:] = [address] if address else []
+        return reason
+
+    tier.nodes.wait(f"finding the primary of {master_set}", check)
+    return found[0]
+
+
+def register_new_sets(tier: SentinelTier) -> None:
+    """Every answering Sentinel monitors every declared master set (see the
+    module docstring: a group added by `redis.shards`). `SENTINEL MONITOR`
+    with the template's quorum, then `SENTINEL SET` with its other settings
+    (until auth-pass is set the Sentinel's connections to the primary are
+    refused, which only delays its discovery by a moment)."""
+    for master_set, sentinels in unregistered(tier).items():
+        host, port = wait_primary(tier, master_set).rsplit(":", 1)
+        password = tier.nodes.secret[0] if tier.nodes.secret else ""
+        for sentinel in sentinels:
+            ask(tier, sentinel, "MONITOR", master_set, host, port, str(tier.monitoring.quorum))
+            ask(tier, sentinel, "SET", master_set, *tier.monitoring.options(password))

@@ -11,6 +11,7 @@ import pytest
 
 from components import redis_sentinel, sentinel_handover
 from components.redis_handover import HandOverRefused, RedisNodes
+from components.rolling import Roller
 from tests.support.capture import Capture, Resource, is_secret, run_program
 
 PASSWORD = "test-password-0123456789"
@@ -298,6 +299,11 @@ def test_all_at_once_rollout_binds_no_hooks() -> None:
     assert [r.hooks for r in sentinels(capture)] == [{}] * 3
 
 
+MONITORING = sentinel_handover.Monitoring(
+    quorum=2, down_after_ms=5000, failover_timeout_ms=30000, parallel_syncs=1
+)
+
+
 def fake_tier(
     monkeypatch: pytest.MonkeyPatch, infos: dict[str, dict], primary: str
 ) -> sentinel_handover.SentinelTier:
@@ -313,6 +319,7 @@ def fake_tier(
         ),
         sentinels=RedisNodes(endpoints={"redis-sentinel-0": ("127.0.0.1", 2)}, announced={}),
         master_sets=dict.fromkeys(members, "shard-0"),
+        monitoring=MONITORING,
     )
     monkeypatch.setattr(tier.nodes, "replication", infos.get)
     address = tier.address(primary)
@@ -358,6 +365,92 @@ def test_a_node_scaled_away_takes_no_hand_over(monkeypatch: pytest.MonkeyPatch) 
     sentinel_handover.hand_over(tier, "redis-node-1-0")
     assert sentinel_handover.sentinel_rank(tier, "redis-sentinel-4") == 0
     sentinel_handover.sentinel_hand_over(tier, "redis-sentinel-4")
+
+
+def test_rollers_know_the_declared_containers_and_each_sets_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A container the program no longer declares (a removed group) takes no
+    turn: it has no replacement to give the turn back. And a master set
+    registered at runtime gets the template's settings."""
+    rollers: list[Roller] = []
+
+    def recording(*args: object, **kwargs: object) -> Roller:
+        rollers.append(Roller(*args, **kwargs))  # type: ignore[arg-type]
+        return rollers[-1]
+
+    monkeypatch.setattr(redis_sentinel, "Roller", recording)
+    redis = {"mode": "sentinel", "image": IMAGE, "shards": 4, "downAfterMs": 7000}
+    capture = run_program("unit", {"redis": redis}, {"redisPassword": PASSWORD})
+    node_roller, sentinel_roller = rollers
+    assert sorted(node_roller.members or []) == [r.name for r in nodes(capture)]
+    assert sorted(sentinel_roller.members or []) == [r.name for r in sentinels(capture)]
+    tiers: list[sentinel_handover.SentinelTier] = []
+    monkeypatch.setattr(sentinel_handover, "sentinel_hand_over", lambda t, _: tiers.append(t))
+    sentinel_roller.hand_over("redis-sentinel-0")
+    assert tiers[0].sets() == [f"shard-{g}" for g in range(4)]
+    settings = tiers[0].monitoring
+    assert settings == sentinel_handover.Monitoring(
+        quorum=2, down_after_ms=7000, failover_timeout_ms=30000, parallel_syncs=1
+    )
+    lines = conf_lines(capture.named("redis-sentinel-0"), redis_sentinel.SENTINEL_TEMPLATE)
+    options = settings.options(PASSWORD)
+    for option, value in zip(options[::2], options[1::2], strict=True):
+        assert f"sentinel {option} shard-3 {value}" in lines
+    assert f"sentinel monitor shard-3 172.28.0.28 6379 {settings.quorum}" in lines
+
+
+def test_a_new_group_is_registered_with_every_sentinel_lacking_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """shard-0 is known to redis-sentinel-0 (which names its primary after a
+    failover), shard-1 is new: its primary is the member reporting `master`."""
+    infos = {
+        "redis-node-0-0": REPLICA_IN_SYNC,
+        "redis-node-0-1": {"role": "master"},
+        "redis-node-1-0": {"role": "master"},
+        "redis-node-1-1": REPLICA_IN_SYNC,
+    }
+    tier = fake_tier(monkeypatch, infos, "redis-node-0-1")
+    tier.master_sets = {n: f"shard-{n[11]}" for n in infos}
+    tier.sentinels = RedisNodes(
+        endpoints={f"redis-sentinel-{j}": ("127.0.0.1", 2) for j in range(3)},
+        announced={},
+    )
+    tier.nodes.secret.append(PASSWORD)
+    known = {("redis-sentinel-0", "shard-0"): ["10.0.0.1", "6379"]}
+    sent: list[tuple[str, ...]] = []
+
+    def ask(_: object, sentinel: str, *args: str) -> object:
+        if sentinel == "redis-sentinel-2":
+            raise sentinel_handover.redis.ConnectionError("down")
+        if args[0] == "GET-MASTER-ADDR-BY-NAME":
+            return known.get((sentinel, args[1]))
+        sent.append((sentinel, *args))
+        return "OK"
+
+    monkeypatch.setattr(sentinel_handover, "ask", ask)
+    monkeypatch.setattr(sentinel_handover, "named_primary", lambda _, s, m: ":".join(known[s, m]))
+    sentinel_handover.register_new_sets(tier)
+    options = MONITORING.options(PASSWORD)
+    assert sent == [
+        ("redis-sentinel-1", "MONITOR", "shard-0", "10.0.0.1", "6379", "2"),
+        ("redis-sentinel-1", "SET", "shard-0", *options),
+        ("redis-sentinel-0", "MONITOR", "shard-1", "10.0.0.2", "6379", "2"),
+        ("redis-sentinel-0", "SET", "shard-1", *options),
+        ("redis-sentinel-1", "MONITOR", "shard-1", "10.0.0.2", "6379", "2"),
+        ("redis-sentinel-1", "SET", "shard-1", *options),
+    ]
+
+
+def test_a_new_group_without_one_primary_is_not_registered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    infos = {"redis-node-0-0": {"role": "master"}, "redis-node-0-1": {"role": "master"}}
+    tier = fake_tier(monkeypatch, infos, "redis-node-0-0")
+    monkeypatch.setattr(sentinel_handover, "ask", lambda *_: None)
+    with pytest.raises(HandOverRefused, match="shard-0 has 2 members reporting master"):
+        sentinel_handover.register_new_sets(tier)
 
 
 # --- the start/health script, run by the host's shells --------------------------------

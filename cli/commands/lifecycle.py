@@ -63,7 +63,10 @@ def down(stack: StackArg, yes: YesOpt = False) -> None:
     confirm_or_refuse("down", stack, yes)
     with Progress(err, f"down {stack}", state.verbose, state.quiet) as progress:
         result = deployer.destroy(progress)
-    info(progress.summary_line(op_counts(result.summary.resource_changes)))
+    # `down` runs the program (delete hooks need it): the resources it registers
+    # again count as "same"; only the deletes say what `down` did.
+    counts = op_counts(result.summary.resource_changes)
+    info(progress.summary_line({"delete": counts.get("delete", 0)}))
 
 
 @command

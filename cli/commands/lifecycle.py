@@ -28,6 +28,8 @@ def up(stack: StackArg, yes: YesOpt = False) -> None:
     from cli.engine.project import find_project
 
     deployer = deploy.Deployer(find_project(), stack, notify=info)
+    if not yes and not app.interactive():
+        confirm_or_refuse("up", stack, yes)  # refuses (needs --yes) before any engine call
     refuse_unsafe_scale(deployer)
     if not yes and app.interactive():
         with Progress(err, f"preview {stack}", state.verbose, state.quiet) as progress:

@@ -13,7 +13,6 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import suppress
 
 import docker
 import pytest
@@ -23,19 +22,10 @@ from components.redis_config import RedisConfig
 from tests.engine.conftest import RefusingProxy, finish
 from tests.support import dockerenv
 from tests.support.enginestack import deployed_stack, redis_config
-from tests.support.livecluster import NODE_ROLE, LiveCluster, build_second_image
+from tests.support.livecluster import NODE_ROLE, LiveCluster
 from tests.support.writeload import Downtime, LoadReport, WriteLoad
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
-
-
-@pytest.fixture(scope="module")
-def second_image(docker_client: docker.DockerClient, redis_image: str) -> Iterator[str]:
-    """A second, locally built tag of the Redis image (another image id)."""
-    tag = build_second_image(docker_client, redis_image)
-    yield tag
-    with suppress(docker.errors.ImageNotFound):
-        docker_client.images.remove(tag, force=True)
 
 
 @pytest.fixture(scope="module")

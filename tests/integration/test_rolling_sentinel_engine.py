@@ -13,10 +13,8 @@ within less than an automatic failover (`downAfterMs`).
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
-from contextlib import suppress
 from typing import Any
 
 import docker
@@ -99,17 +97,6 @@ class LiveSentinel:
     def images(self, docker_client: docker.DockerClient) -> set[str]:
         label = {"label": f"infra.stack={self.stack.name}"}
         return {c.image.id for c in docker_client.containers.list(filters=label)}
-
-
-@pytest.fixture(scope="module")
-def second_image(docker_client: docker.DockerClient, redis_image: str) -> Iterator[str]:
-    """A second, locally built tag of the Redis image (another image id)."""
-    tag = f"{redis_image.split(':')[0]}:rolled-{dockerenv.run_id()}"
-    dockerfile = f"FROM {redis_image}\nLABEL infra.test=rolling-sentinel\n".encode()
-    docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True)
-    yield tag
-    with suppress(docker.errors.ImageNotFound):
-        docker_client.images.remove(tag, force=True)
 
 
 @pytest.fixture(scope="module")

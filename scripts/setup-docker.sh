@@ -5,7 +5,8 @@
 # - Debian-like machine as root: installs Debian's docker.io when dockerd is
 #   missing and starts dockerd in the background when none is running.
 # - Anywhere else: says what to install and exits 4 (tool missing).
-# Then builds the local Redis image (scripts/build-redis-image.sh).
+# Then builds the local Redis and monitoring images (scripts/build-redis-image.sh,
+# scripts/build-monitoring-image.sh).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -51,3 +52,4 @@ else
 fi
 say "engine: $(docker version --format '{{.Server.Version}}')"
 "$here/build-redis-image.sh"
+"$here/build-monitoring-image.sh"

@@ -17,6 +17,7 @@ from components import docker_node as dn
 from components import mongo_handover as ho
 from components.base import InfraComponent
 from components.mongo_config import ARBITER_PORT_OFFSET, MemberRole, MongoConfig, MongoExports
+from components.monitoring_config import ScrapeTarget
 from components.rolling import Roller
 
 KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile"
@@ -273,7 +274,7 @@ class MongoReplicaSet(InfraComponent):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("infra:mongo:ReplicaSet", name, None, opts)
-        layout = Layout.of(config, site)
+        layout = self.layout = Layout.of(config, site)
         password = pulumi.Output.secret(root_password)
         key = pulumi.Output.secret(key_file).apply(check_key_file)
         image = dn.node_image(name, config.image, self)
@@ -479,3 +480,18 @@ class MongoReplicaSet(InfraComponent):
                 "rootPassword": self.root_password,
             }
         )
+
+
+def scrape_targets(replica_set: MongoReplicaSet) -> list[ScrapeTarget]:
+    """Every member, for a mongodb_exporter (none can be run here yet, so the
+    monitoring tier lists them as unscraped)."""
+    layout = replica_set.layout
+    return [
+        ScrapeTarget(
+            "mongodb",
+            "mongodb",
+            layout.node(i).address,
+            {"instance": layout.host_name(i), "replica_set": layout.config.replica_set},
+        )
+        for i in range(layout.member_count)
+    ]

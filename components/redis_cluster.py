@@ -11,6 +11,7 @@ import pulumi_docker as docker
 from components import docker_node as dn
 from components import redis_handover as ho
 from components import redis_scaling as scaling
+from components.monitoring_config import ScrapeTarget
 from components.redis_base import RedisTier
 from components.redis_config import MAX_REDIS_NODES, RedisClusterExports, RedisConfig
 from components.rolling import Roller
@@ -266,3 +267,11 @@ class RedisCluster(RedisTier):
                 "password": self.password,
             }
         )
+
+
+def scrape_targets(cluster: RedisCluster) -> list[ScrapeTarget]:
+    """Every node, named as its container (the `instance` of its alerts)."""
+    return [
+        ScrapeTarget("redis", "redis", node.address, {"instance": node.name})
+        for node in cluster_nodes(cluster.config, cluster.site)
+    ]

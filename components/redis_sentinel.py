@@ -30,6 +30,7 @@ import pulumi_docker as docker
 from components import docker_node as dn
 from components import redis_handover as ho
 from components import sentinel_handover as sh
+from components.monitoring_config import ScrapeTarget
 from components.redis_base import RedisTier
 from components.redis_config import SENTINEL_GROUP_STRIDE, RedisConfig, RedisSentinelExports
 from components.rolling import Roller
@@ -398,3 +399,22 @@ class RedisSentinel(RedisTier):
                 "password": self.password,
             }
         )
+
+
+def scrape_targets(tier: RedisSentinel) -> list[ScrapeTarget]:
+    """Every data node (with its master set) and every Sentinel."""
+    layout = tier.layout
+    nodes = [
+        ScrapeTarget(
+            "redis",
+            "redis",
+            layout.node(g, k).address,
+            {"instance": layout.node(g, k).name, "master_set": master_set(g)},
+        )
+        for g, k in layout.members()
+    ]
+    sentinels = [
+        ScrapeTarget("sentinel", "redis", s.address, {"instance": s.name})
+        for s in layout.sentinels()
+    ]
+    return nodes + sentinels

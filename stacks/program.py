@@ -9,7 +9,7 @@ one network and the stack's address plan (stacks/addressing.py); each gets a
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -18,12 +18,15 @@ import pulumi_docker as docker
 from components.docker_node import Site
 from components.mongo_config import MongoConfig
 from components.mongo_replicaset import MongoReplicaSet
+from components.monitoring import Monitoring
+from components.monitoring_config import MonitoringConfig, ScrapeTarget
 from components.redis_cluster import RedisCluster
 from components.redis_config import RedisConfig
 from components.redis_sentinel import RedisSentinel
 from stacks import addressing
 from stacks.config import ConfigInvalid, StackConfig, parse_config
 from stacks.config.root import SKIP_VAR
+from stacks.registry import Component
 
 if TYPE_CHECKING:
     from components.cloudflare_edge import CloudflareEdge
@@ -92,6 +95,8 @@ class Wiring:
 
     config: StackConfig
     network: docker.Network | None = None
+    # What the components built so far run that monitoring can scrape.
+    targets: list[ScrapeTarget] = field(default_factory=list)
 
     def site(self, component: str) -> Site:
         if self.network is None:
@@ -108,6 +113,11 @@ class Wiring:
 
     def secret(self, key: str) -> pulumi.Output[str]:
         return require_secret(key)
+
+    def add_targets(self, entry: Component, component: Any) -> None:
+        scraper = entry.scraper()
+        if scraper is not None:
+            self.targets.extend(scraper(component))
 
 
 def build_redis_cluster(name: str, config: RedisConfig, wiring: Wiring) -> RedisCluster:
@@ -148,11 +158,20 @@ def build_edge(name: str, config: EdgeConfig, wiring: Wiring) -> CloudflareEdge:
     return CloudflareEdge(name, config, zone_id)
 
 
+def build_monitoring(name: str, config: MonitoringConfig, wiring: Wiring) -> Monitoring:
+    """Built last (`collects_targets`): it scrapes what every other component runs."""
+    redis = any(t.exporter == "redis" for t in wiring.targets)
+    password = wiring.secret("redisPassword") if redis else None
+    return Monitoring(name, config, wiring.site(name), wiring.targets, password)
+
+
 def main() -> None:
     config = read_config()
     pulumi.export("components", config.enabled_components())
     wiring = Wiring(config)
-    for entry in config.active():
+    # Stable: registry order, with the components that collect targets last.
+    for entry in sorted(config.active(), key=lambda e: e.collects_targets):
         component = entry.builder()(entry.key, config.part(entry.key), wiring)
+        wiring.add_targets(entry, component)
         for key, value in component.exports().items():
             pulumi.export(key, value)

@@ -60,6 +60,11 @@ class Component:
     # The model's own `enabled` default: a component off by default whose key
     # is absent from a stack file is off without its model being loaded.
     on_by_default: bool = True
+    # "module:function" (the built component) -> the ScrapeTargets it runs, which
+    # the monitoring tier scrapes (components/monitoring_config.py).
+    scrape: str | None = None
+    # Takes every other component's scrape targets (monitoring): built last.
+    collects_targets: bool = False
 
     def config_model(self) -> type[ComponentConfig]:
         found: type[ComponentConfig] = resolve(self.model)
@@ -78,6 +83,9 @@ class Component:
 
     def checker(self) -> Callable[[Any], Any] | None:
         return resolve(self.status) if self.status else None
+
+    def scraper(self) -> Callable[[Any], Any] | None:
+        return resolve(self.scrape) if self.scrape else None
 
     def is_deployed(self, outputs: Mapping[str, Any]) -> bool:
         """The stack outputs come from this entry (listed, and its selector matches)."""
@@ -160,6 +168,7 @@ def _redis(mode: str, exports: str, build: str) -> Component:
         describe=_describe_redis,
         image=_image,
         status=f"cli.ops.health:redis_{mode}",
+        scrape=f"components.redis_{mode}:scrape_targets",
         secrets={"redisPassword": _token},
         applies=lambda c: c.enabled and c.mode == mode,
         deployed_when={"redisMode": mode},
@@ -180,6 +189,7 @@ REGISTRY = Registry(
             status="cli.ops.health:mongo",
             secrets={"mongoRootPassword": _token, "mongoKeyFile": _mongo_key_file},
             on_by_default=False,
+            scrape="components.mongo_replicaset:scrape_targets",
         ),
         Component(
             key="edge",
@@ -188,6 +198,17 @@ REGISTRY = Registry(
             build="stacks.program:build_edge",
             describe=lambda c: "cloudflare edge",
             on_by_default=False,
+        ),
+        Component(
+            key="monitoring",
+            model="components.monitoring_config:MonitoringConfig",
+            exports="components.monitoring_config:MonitoringExports",
+            build="stacks.program:build_monitoring",
+            describe=lambda c: "monitoring (prometheus, redis exporter, alertmanager)",
+            image=_image,
+            status="cli.ops.health:monitoring",
+            on_by_default=False,
+            collects_targets=True,
         ),
     ]
 )

@@ -18,6 +18,7 @@ from cli.ops.cluster import TIMEOUT_S, host_endpoint, node_client
 if TYPE_CHECKING:
     from components.config_base import NodeOutput
     from components.mongo_config import MongoExports
+    from components.monitoring_config import MonitoringExports
     from components.redis_config import RedisClusterExports, RedisSentinelExports
     from stacks.registry import Registry
 
@@ -152,6 +153,31 @@ def mongo(exports: MongoExports) -> Check:
         f"{len(healthy)}/{len(members)} members healthy, "
         f"primary {primary[0] if primary else 'none'}",
     )
+
+
+def monitoring(exports: MonitoringExports) -> Check:
+    """Prometheus answers and every target is up (a Redis target: the exporter
+    answered and reached the node); firing alerts are listed, not failed on:
+    the other checks say what is wrong with the tier."""
+    from cli.ops import prometheus
+
+    url = exports.monitoring_prometheus_url
+    if not url:
+        return Check("monitoring", False, "prometheus is not published on the host")
+    try:
+        targets = prometheus.targets(url)
+        firing = [a for a in prometheus.alerts(url) if a.state == "firing"]
+    except prometheus.PrometheusUnreachable as exc:
+        return Check("monitoring", False, f"prometheus at {url}: unreachable: {exc}")
+    down = [t for t in targets if not t.up]
+    details = [f"{t.job} {t.instance}: down ({t.error})" for t in down]
+    details += [f"alert firing: {a.name} {a.labels.get('instance', '')}".rstrip() for a in firing]
+    details += [f"not scraped (no exporter): {t['instance']}" for t in exports.monitoring_unscraped]
+    summary = (
+        f"prometheus at {url}: {len(targets) - len(down)}/{len(targets)} targets up, "
+        f"{len(firing)} alert(s) firing"
+    )
+    return Check("monitoring", bool(targets) and not down, summary, details)
 
 
 def status(outputs: Mapping[str, Any], registry: Registry | None = None) -> list[Check]:

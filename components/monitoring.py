@@ -1,0 +1,297 @@
+"""`infra:monitoring:Stack`: Prometheus, the Redis exporter and Alertmanager on Docker.
+
+The scrape targets are not this component's to know: the stack hands it the
+targets every other component declares (stacks/registry.py, `scrape`), so a
+new component is scraped without a change here. One Redis exporter serves
+every Redis node and Sentinel through its multi-target endpoint
+(`/scrape?target=redis://ip:port`): Prometheus passes each target, and the
+exporter reads the password for it from a file, so the password is in no
+command line, environment variable or Prometheus config.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+import yaml
+
+from components import docker_node as dn
+from components import monitoring_rules
+from components.base import InfraComponent
+from components.monitoring_config import MonitoringConfig, MonitoringExports, ScrapeTarget
+
+PROMETHEUS_PORT = 9090
+EXPORTER_PORT = 9121
+ALERTMANAGER_PORT = 9093
+PROMETHEUS_CONF = "/etc/prometheus/prometheus.yml"
+RULES_FILE = "/etc/prometheus/rules/infra.yml"
+ALERTMANAGER_CONF = "/etc/alertmanager/alertmanager.yml"
+PASSWORD_FILE = "/etc/redis-exporter/passwords.json"
+# The exporter and Alertmanager keep little: a fixed small limit each.
+SIDE_MEMORY_MB = 64
+
+
+def http_ready(port: int, path: str) -> docker.ContainerHealthcheckArgs:
+    return dn.shell_healthcheck(f"wget -qO- http://127.0.0.1:{port}{path} >/dev/null")
+
+
+def redis_url(target: ScrapeTarget) -> str:
+    return f"redis://{target.address}"
+
+
+def scrape_jobs(targets: Sequence[ScrapeTarget], exporter: str) -> list[dict[str, Any]]:
+    """One job per kind of Redis target, read through the exporter: the target
+    is passed as `?target=`, and `instance` is the node's name (set by the
+    target's labels), which alerts and `docker` commands both understand."""
+    jobs: dict[str, list[dict[str, Any]]] = {}
+    for t in targets:
+        if t.exporter == "redis":
+            group = {"targets": [redis_url(t)], "labels": {"address": t.address, **t.labels}}
+            jobs.setdefault(t.job, []).append(group)
+    return [
+        {
+            "job_name": job,
+            "metrics_path": "/scrape",
+            "static_configs": groups,
+            "relabel_configs": [
+                {"source_labels": ["__address__"], "target_label": "__param_target"},
+                {"target_label": "__address__", "replacement": exporter},
+            ],
+        }
+        for job, groups in jobs.items()
+    ]
+
+
+def static_job(job: str, target: str) -> dict[str, Any]:
+    return {"job_name": job, "static_configs": [{"targets": [target]}]}
+
+
+def prometheus_conf(
+    config: MonitoringConfig, targets: Sequence[ScrapeTarget], ips: list[str]
+) -> str:
+    _, exporter_ip, alertmanager_ip = ips
+    interval = f"{config.scrape_interval_s}s"
+    alertmanager = f"{alertmanager_ip}:{ALERTMANAGER_PORT}"
+    own = [
+        static_job("prometheus", f"localhost:{PROMETHEUS_PORT}"),
+        static_job("alertmanager", alertmanager),
+    ]
+    document = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [RULES_FILE],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+        "scrape_configs": own + scrape_jobs(targets, f"{exporter_ip}:{EXPORTER_PORT}"),
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def rules_text(config: MonitoringConfig) -> str:
+    return yaml.safe_dump(monitoring_rules.rules(config), sort_keys=False, width=1000)
+
+
+def alertmanager_conf(config: MonitoringConfig) -> str:
+    """One receiver: the webhook when set, else none (alerts stay visible in
+    Alertmanager's UI and API). Resolved alerts are sent too, so a receiver
+    sees a failover end."""
+    receiver: dict[str, Any] = {"name": "default"}
+    if config.webhook_url:
+        receiver["webhook_configs"] = [{"url": config.webhook_url, "send_resolved": True}]
+    document = {
+        "route": {
+            "receiver": "default",
+            "group_by": ["alertname", "instance"],
+            "group_wait": "10s",
+            "group_interval": "1m",
+            "repeat_interval": "4h",
+        },
+        "receivers": [receiver],
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def password_file(targets: Sequence[ScrapeTarget], password: str) -> str:
+    """The exporter's `-redis.password-file`: target URL -> password."""
+    return json.dumps({redis_url(t): password for t in targets if t.exporter == "redis"})
+
+
+def host_url(bind: str, port: int | None) -> str | None:
+    if port is None:
+        return None
+    host = "127.0.0.1" if bind in ("0.0.0.0", "") else bind
+    return f"http://{host}:{port}"
+
+
+class Monitoring(InfraComponent):
+    """Prometheus, its rules and Alertmanager, plus one Redis exporter.
+
+    Prometheus keeps its samples on a named volume (they survive a container
+    replacement); Alertmanager keeps only silences and notification state, in
+    the container. All three sit at fixed addresses of the stack network's
+    monitoring block; Prometheus and Alertmanager are published on `host_bind`.
+    """
+
+    exports_model = MonitoringExports
+    prometheus_url: pulumi.Output[str | None]
+    alertmanager_url: pulumi.Output[str | None]
+    targets: pulumi.Output[list[dict[str, Any]]]
+    unscraped: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(
+        self,
+        name: str,
+        config: MonitoringConfig,
+        site: dn.Site,
+        targets: Sequence[ScrapeTarget],
+        redis_password: pulumi.Input[str] | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("infra:monitoring:Stack", name, None, opts)
+        self.config, self.site = config, site
+        ips = site.ips("monitoring", 3)
+        image = dn.node_image(name, config.image, self)
+        scraped = [t for t in targets if t.exporter == "redis"]
+        if scraped and redis_password is None:
+            raise ValueError(f"{name}: Redis targets given without the Redis password")
+        self._exporter(name, ips[1], image, scraped, redis_password or "")
+        self._alertmanager(name, ips[2], image)
+        self._prometheus(name, ips, image, targets)
+        self._set_outputs(name, scraped, [t for t in targets if t not in scraped])
+
+    def _container(
+        self, name: str, role: str, ip: str, image: docker.RemoteImage, **spec: Any
+    ) -> docker.Container:
+        node = f"{self.site.prefix}-{role}"
+        spec.setdefault("memory", SIDE_MEMORY_MB)
+        return dn.service_container(
+            f"{name}-{role}",
+            name=node,
+            hostname=node,
+            image=image.image_id,
+            networks_advanced=dn.network_attachment(self.site.network, ip, [node]),
+            wait_timeout=60,
+            labels={**self.site.labels, "infra.role": f"monitoring-{role}"},
+            parent=self,
+            **spec,
+        )
+
+    def _exporter(
+        self,
+        name: str,
+        ip: str,
+        image: docker.RemoteImage,
+        targets: list[ScrapeTarget],
+        password: pulumi.Input[str],
+    ) -> docker.Container:
+        secret = pulumi.Output.secret(password)
+        passwords = secret.apply(lambda pw: password_file(targets, pw))
+        return self._container(
+            name,
+            "exporter",
+            ip,
+            image,
+            command=[
+                "prometheus-redis-exporter",
+                f"-redis.password-file={PASSWORD_FILE}",
+                f"-web.listen-address=:{EXPORTER_PORT}",
+                # Its own /metrics would scrape redis://localhost:6379, which is nothing here.
+                "-redis.addr=",
+            ],
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=PASSWORD_FILE, content=passwords, permissions="0600"
+                )
+            ],
+            healthcheck=http_ready(EXPORTER_PORT, "/health"),
+        )
+
+    def _alertmanager(self, name: str, ip: str, image: docker.RemoteImage) -> docker.Container:
+        port = self.config.alertmanager_host_port
+        return self._container(
+            name,
+            "alertmanager",
+            ip,
+            image,
+            command=[
+                "prometheus-alertmanager",
+                f"--config.file={ALERTMANAGER_CONF}",
+                "--storage.path=/alertmanager",
+                f"--web.listen-address=:{ALERTMANAGER_PORT}",
+                # A single Alertmanager: no gossip port, no peers to look for.
+                "--cluster.listen-address=",
+            ],
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=ALERTMANAGER_CONF, content=alertmanager_conf(self.config)
+                )
+            ],
+            ports=dn.Node("alertmanager", ip, ALERTMANAGER_PORT, port).published(
+                self.site.host_bind
+            ),
+            healthcheck=http_ready(ALERTMANAGER_PORT, "/-/ready"),
+        )
+
+    def _prometheus(
+        self,
+        name: str,
+        ips: list[str],
+        image: docker.RemoteImage,
+        targets: Sequence[ScrapeTarget],
+    ) -> docker.Container:
+        config = self.config
+        node = f"{self.site.prefix}-prometheus"
+        volume = dn.data_volume(f"{name}-data", node, self.site.labels, self)
+        return self._container(
+            name,
+            "prometheus",
+            ips[0],
+            image,
+            command=[
+                "prometheus",
+                f"--config.file={PROMETHEUS_CONF}",
+                "--storage.tsdb.path=/prometheus",
+                f"--storage.tsdb.retention.time={config.retention}",
+                f"--web.listen-address=:{PROMETHEUS_PORT}",
+            ],
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=PROMETHEUS_CONF, content=prometheus_conf(config, targets, ips)
+                ),
+                docker.ContainerUploadArgs(file=RULES_FILE, content=rules_text(config)),
+            ],
+            ports=dn.Node(node, ips[0], PROMETHEUS_PORT, config.host_port).published(
+                self.site.host_bind
+            ),
+            volumes=dn.volume_mount(volume, "/prometheus"),
+            healthcheck=http_ready(PROMETHEUS_PORT, "/-/ready"),
+            memory=config.memory_mb,
+            stop_grace_s=30,  # a clean stop writes the head block; a kill replays the WAL
+        )
+
+    def _set_outputs(
+        self, name: str, scraped: list[ScrapeTarget], unscraped: list[ScrapeTarget]
+    ) -> None:
+        if unscraped:
+            jobs = sorted({t.job for t in unscraped})
+            pulumi.log.warn(
+                f"{name}: {len(unscraped)} {'/'.join(jobs)} target(s) not scraped: no "
+                "exporter for them can be run here (docs/monitoring.md)"
+            )
+        bind = self.site.host_bind
+        self.prometheus_url = pulumi.Output.from_input(host_url(bind, self.config.host_port))
+        self.alertmanager_url = pulumi.Output.from_input(
+            host_url(bind, self.config.alertmanager_host_port)
+        )
+        self.targets = pulumi.Output.from_input([t.output() for t in scraped])
+        self.unscraped = pulumi.Output.from_input([t.output() for t in unscraped])
+        self.register_outputs(
+            {
+                "prometheusUrl": self.prometheus_url,
+                "alertmanagerUrl": self.alertmanager_url,
+                "targets": self.targets,
+                "unscraped": self.unscraped,
+            }
+        )

@@ -63,6 +63,9 @@ binaries=(prometheus promtool prometheus-redis-exporter prometheus-alertmanager 
 for bin in "${binaries[@]}"; do
     cp "$ctx/pkgs/usr/bin/$bin" "$img/usr/bin/$bin"
 done
+# Debian's Alertmanager reads its notification templates from here.
+mkdir -p "$img/usr/share/prometheus/alertmanager"
+cp "$ctx"/pkgs/usr/share/prometheus/alertmanager/*.tmpl "$img/usr/share/prometheus/alertmanager/"
 cp /bin/busybox "$img/bin/busybox"
 for applet in sh wget sed cat grep echo ls mkdir sleep cp rm; do
     ln -s busybox "$img/bin/$applet"

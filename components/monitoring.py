@@ -39,6 +39,16 @@ def http_ready(port: int, path: str) -> docker.ContainerHealthcheckArgs:
     return dn.shell_healthcheck(f"wget -qO- http://127.0.0.1:{port}{path} >/dev/null")
 
 
+def connection_timeout_ms(config: MonitoringConfig) -> int:
+    """Half the scrape interval (Prometheus' scrape timeout), at most 3 s.
+
+    A stopped node's address answers nothing, and the exporter's default 15 s
+    connect timeout outlasts the scrape: Prometheus would then see the target as
+    failing (`up` 0, no `redis_up` at all) instead of reading `redis_up 0`, and
+    RedisDown would never fire (seen with a killed master)."""
+    return min(config.scrape_interval_s * 500, 3000)
+
+
 def redis_url(target: ScrapeTarget) -> str:
     return f"redis://{target.address}"
 
@@ -199,6 +209,7 @@ class Monitoring(InfraComponent):
                 f"-web.listen-address=:{EXPORTER_PORT}",
                 # Its own /metrics would scrape redis://localhost:6379, which is nothing here.
                 "-redis.addr=",
+                f"-connection-timeout={connection_timeout_ms(self.config)}ms",
             ],
             uploads=[
                 docker.ContainerUploadArgs(

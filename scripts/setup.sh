@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything infra and its tests need, each step idempotent:
-#   Python venv + pinned packages -> Docker engine + local Redis image ->
+#   Python venv + pinned packages -> Docker engine + local Redis and monitoring images ->
 #   Pulumi CLI (on PATH, official installer, or built offline).
 #
 # One line per phase on stderr, with its elapsed seconds. The raw output of each
@@ -38,7 +38,7 @@ phase() {
 }
 
 phase 1/3 bootstrap "Python venv and pinned packages" "$root/scripts/bootstrap.sh"
-phase 2/3 docker "Docker engine and the local Redis image" "$root/scripts/setup-docker.sh"
+phase 2/3 docker "Docker engine and the local images" "$root/scripts/setup-docker.sh"
 phase 3/3 pulumi "Pulumi CLI (a cold build from source takes 8-14 min on 2 cores)" \
     "$root/scripts/ensure-pulumi.sh"
 bin_dir="$(sed -n 's/^PULUMI_BIN_DIR=//p' "$logs/pulumi.log" | tail -n 1)"

@@ -32,6 +32,12 @@ def api(base_url: str, path: str, **params: str) -> Any:
     return body["data"]
 
 
+def query(base_url: str, promql: str) -> list[dict[str, Any]]:
+    """An instant query's series: `{"metric": {labels}, "value": [time, "value"]}`."""
+    found: list[dict[str, Any]] = api(base_url, "/api/v1/query", query=promql)["result"]
+    return found
+
+
 @dataclass(frozen=True)
 class Target:
     job: str
@@ -44,9 +50,7 @@ def targets(base_url: str) -> list[Target]:
     """Every active target; a Redis target counts as up only when both the
     exporter answered and the exporter reached Redis (`redis_up`)."""
     active = api(base_url, "/api/v1/targets", state="active")["activeTargets"]
-    redis_down = {
-        r["metric"].get("instance") for r in api(base_url, "/api/v1/query", query="redis_up == 0")
-    }
+    redis_down = {r["metric"].get("instance") for r in query(base_url, "redis_up == 0")}
     found = []
     for t in active:
         instance = t["labels"].get("instance", "")

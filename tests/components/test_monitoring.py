@@ -4,12 +4,17 @@ scrape targets it takes from the other components through the registry."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
-from components.monitoring_config import MonitoringConfig
+from components.config_base import ComponentConfig, Exports
+from components.docker_node import Site
+from components.monitoring_config import MonitoringConfig, ScrapeTarget
 from stacks.config import ConfigInvalid, parse_config
+from stacks.registry import REGISTRY, Component
 from tests.support.capture import Capture, Resource, is_secret, run_program
 
 PASSWORD = "test-password-0123456789"
@@ -80,6 +85,14 @@ def test_fixed_names_addresses_and_published_ports(cluster: Capture) -> None:
     assert specs["monitoring-exporter"].get("ports") in (None, [])
     assert all(s["image"] == "infra-local/monitoring:debian" for s in specs.values())
     assert all(s["wait"] is True and s["restart"] == "unless-stopped" for s in specs.values())
+
+
+def test_the_exporter_gives_up_on_a_dead_node_within_a_scrape(cluster: Capture) -> None:
+    """Else Prometheus times out the scrape and never reads `redis_up 0`."""
+    command = cluster.named("monitoring-exporter").spec["command"]
+    assert "-connection-timeout=2500ms" in command  # half the 5 s scrape interval
+    assert "-redis.addr=" in command
+    assert not [c for c in command if "password=" in c]
 
 
 def test_prometheus_keeps_its_samples_on_a_volume(cluster: Capture) -> None:
@@ -210,3 +223,58 @@ def test_bad_input_names_the_field(settings: dict, path: str, message: str) -> N
     with pytest.raises(ConfigInvalid) as caught:
         parse_config({"monitoring": {"enabled": True, **settings}})
     assert [(p.path, message in p.message) for p in caught.value.problems] == [(path, True)]
+
+
+# --- a new component brings its own targets ------------------------------------------
+class PingConfig(ComponentConfig):
+    enabled: bool = False
+
+
+class PingExports(Exports):
+    ping_address: str
+
+
+class Ping(pulumi.ComponentResource):
+    def __init__(self, name: str, config: PingConfig, site: Site) -> None:
+        super().__init__("test:ping:Ping", name, None, None)
+        self.ip = site.ips("apps", 1)[0]
+        self.register_outputs({})
+
+    def exports(self) -> dict[str, Any]:
+        return PingExports.outputs(ping_address=self.ip)
+
+
+def build_ping(name: str, config: PingConfig, wiring: Any) -> Ping:
+    return Ping(name, config, wiring.site(name))
+
+
+def ping_targets(ping: Ping) -> list[ScrapeTarget]:
+    return [ScrapeTarget("ping", "redis", f"{ping.ip}:6379", {"instance": "ping-0"})]
+
+
+PING = Component(
+    key="ping",
+    model=f"{__name__}:PingConfig",
+    exports=f"{__name__}:PingExports",
+    build=f"{__name__}:build_ping",
+    describe=lambda c: "ping",
+    scrape=f"{__name__}:ping_targets",
+    on_by_default=False,
+)
+
+
+def test_a_registered_component_is_scraped_with_no_other_change() -> None:
+    """Registered after monitoring, still built before it and scraped."""
+    with REGISTRY.extended(PING):
+        capture = run_program(
+            "unit",
+            {"redis": {"enabled": False}, "ping": {"enabled": True}, "monitoring": MONITORING},
+            {"redisPassword": PASSWORD},
+        )
+    assert jobs(capture)["ping"]["static_configs"] == [
+        {
+            "targets": ["redis://172.28.0.200:6379"],
+            "labels": {"address": "172.28.0.200:6379", "instance": "ping-0"},
+        }
+    ]
+    assert capture.outputs["components"] == (["monitoring", "ping"], False)

@@ -155,6 +155,7 @@ def test_every_reference_resolves_to_what_the_entry_says(entry: Component) -> No
     assert issubclass(entry.exports_model(), Exports)
     assert callable(entry.builder())
     assert entry.checker() is None or callable(entry.checker())
+    assert entry.scraper() is None or callable(entry.scraper())
     assert model().enabled is entry.on_by_default
     assert isinstance(entry.describe(model()), str)
     assert all(gen() != gen() for gen in entry.secrets.values())  # random, not constant

@@ -89,7 +89,9 @@ def owner_of(slots: Mapping[str, list[tuple[int, int]]], slot: int) -> str:
     raise LookupError(f"no master serves slot {slot}")
 
 
-def host_cluster_client(host_address_map: Mapping[str, str], password: str) -> RedisCluster:
+def host_cluster_client(
+    host_address_map: Mapping[str, str], password: str, decode: bool = True
+) -> RedisCluster:
     """redis-py cluster client on the Docker host: announced addresses are
     mapped to the published ports (`address_remap`)."""
 
@@ -101,7 +103,7 @@ def host_cluster_client(host_address_map: Mapping[str, str], password: str) -> R
         host=seed_host,
         port=int(seed_port),
         password=password,
-        decode_responses=True,
+        decode_responses=decode,
         address_remap=remap,
         socket_timeout=TIMEOUT_S,
     )

@@ -26,7 +26,7 @@ def api(base_url: str, path: str, **params: str) -> Any:
         with urllib.request.urlopen(f"{base_url}{path}{query}", timeout=TIMEOUT_S) as reply:
             body = json.load(reply)
     except (OSError, ValueError) as exc:
-        raise PrometheusUnreachable(f"{base_url}: {exc}") from None
+        raise PrometheusUnreachable(f"{base_url}{path}: {exc}") from None
     if body.get("status") != "success":
         raise PrometheusUnreachable(f"{base_url}{path}: {body.get('error', body)}")
     return body["data"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -78,6 +79,15 @@ class KnownPulumiCommand(auto.PulumiCommand):
             with contextlib.suppress(OSError):
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 cache.write_text(json.dumps({"binary": key, "version": str(self.version)}))
+
+
+def image_hint(image: str) -> str:
+    """How to get a missing image: infra's own `infra-local/<name>` images are
+    built by `scripts/build-<name>-image.sh`, no registry has them."""
+    built = re.fullmatch(r"infra-local/([a-z0-9-]+):[A-Za-z0-9_.-]+", image)
+    if built:
+        return f"build it with `scripts/build-{built[1]}-image.sh`"
+    return f"run `docker pull {image}` where a registry is reachable (or `docker load` it)"
 
 
 class Deployer:
@@ -157,8 +167,7 @@ class Deployer:
             up = shell.infra_command("up local")
             self.notify(
                 f"{name} skipped: its image {image} is not on the local Docker engine and "
-                f"`{up}` does not pull; run `docker pull {image}` where a registry "
-                f"is reachable (or `docker load` it), then `{up}` adds it"
+                f"`{up}` does not pull; {image_hint(image)}, then `{up}` adds it"
             )
         if skipped:
             self.env = {**self.env, SKIP_VAR: ",".join(skipped)}

@@ -112,6 +112,18 @@ def test_status_prints_the_prometheus_address(tier: Tier) -> None:
     )
 
 
+def test_a_second_preview_finds_no_change(tier: Tier) -> None:
+    tier.stack.ok("preview", tier.stack.name, "--expect-no-changes")
+
+
+def test_no_secret_in_the_monitoring_containers_settings(tier: Tier) -> None:
+    password = str(tier.outputs["redisPassword"])
+    for name, container in tier.stack.containers().items():
+        if "-monitoring-" in name:
+            attrs = container.attrs
+            assert password not in repr([attrs["Config"], attrs["HostConfig"], attrs["Args"]])
+
+
 def test_a_healthy_tier_fires_nothing(tier: Tier) -> None:
     firing = [a.name for alerts in tier.alerts().values() for a in alerts if a.state == "firing"]
     assert firing == []

@@ -180,3 +180,9 @@ def test_a_failover_fires_its_alerts_and_they_resolve_after_recovery(tier: Tier)
     assert marks["RedisFailover"] < result.promoted_s + 4 * SCRAPE_S + 2
     assert marks["RedisMasterWithoutReplica"] < result.promoted_s + 20 + 4 * SCRAPE_S + 2
     assert since_start < 30
+
+
+def test_down_leaves_nothing(tier: Tier) -> None:
+    """The Prometheus volume and the three containers go with the stack."""
+    tier.stack.ok("down", tier.stack.name, "--yes")
+    assert tier.stack.leftovers() == []

@@ -289,3 +289,13 @@ def test_remote_docker_host_skips_the_local_engine_check(
     code, _, err = invoke(runner, "up", "local", "--yes")
     assert code == errors.TOOL_MISSING
     assert "the Pulumi CLI is not installed" in err and "Docker" not in err
+
+
+def test_restore_of_a_directory_that_is_no_backup_is_exit_2_before_any_engine_call(
+    runner: CliRunner, project: Path, tmp_path: Path
+) -> None:
+    before = files_under(project)
+    code, _, err = invoke(runner, "restore", "local", str(tmp_path), "--yes")
+    assert code == errors.INVALID
+    assert f"cannot restore {tmp_path}: {tmp_path} is not a backup: it has no manifest.json" in err
+    assert files_under(project) == before

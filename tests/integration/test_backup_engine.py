@@ -161,6 +161,12 @@ def test_cluster_backup_down_up_restore_brings_every_key_back(
         assert dataset.differences(client, expected, time.monotonic() - written_at) == []
         assert total_keys(client) == KEYS
 
+    # Retention: a backup with --keep 1 deletes the older ones of the stack next to
+    # it (b1, and its corrupted copy, taken at the same time).
+    kept = tier.ok("backup", tier.name, "--to", str(tmp_path / "b2"), "--keep", "1", "--json")
+    assert json.loads(kept.out)["pruned"] == [str(tmp_path / "b1"), str(tmp_path / "broken")]
+    assert [p.name for p in tmp_path.iterdir()] == ["b2"]
+
 
 @pytest.fixture(scope="module")
 def sentinel_tier(

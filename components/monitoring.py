@@ -12,7 +12,9 @@ command line, environment variable or Prometheus config.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -27,6 +29,9 @@ from components.monitoring_config import MonitoringConfig, MonitoringExports, Sc
 PROMETHEUS_PORT = 9090
 EXPORTER_PORT = 9121
 ALERTMANAGER_PORT = 9093
+DASHBOARD_PORT = 8080
+DASHBOARD_ROOT = "/srv/dashboard"
+DASHBOARD_PAGE = Path(__file__).with_name("dashboard.html")
 PROMETHEUS_CONF = "/etc/prometheus/prometheus.yml"
 RULES_FILE = "/etc/prometheus/rules/infra.yml"
 ALERTMANAGER_CONF = "/etc/alertmanager/alertmanager.yml"
@@ -135,6 +140,21 @@ def host_url(bind: str, port: int | None) -> str | None:
     return f"http://{host}:{port}"
 
 
+def cors_origin(bind: str, port: int | None) -> str:
+    """Prometheus' `--web.cors.origin`: only the dashboard's page may read its
+    API from a browser. Prometheus 2.42's default, `.*`, lets any page the
+    user opens query it; with no dashboard, no origin at all."""
+    if port is None:
+        return "^$"
+    hosts = sorted({"127.0.0.1", "localhost", str(host_url(bind, port))[7:].rsplit(":", 1)[0]})
+    return f"http://({'|'.join(re.escape(h) for h in hosts)}):{port}"
+
+
+def dashboard_settings(prometheus_url: str | None) -> str:
+    """What the page reads first: where Prometheus answers (never a secret)."""
+    return json.dumps({"prometheus": prometheus_url})
+
+
 class Monitoring(InfraComponent):
     """Prometheus, its rules and Alertmanager, plus one Redis exporter.
 
@@ -146,6 +166,8 @@ class Monitoring(InfraComponent):
 
     exports_model = MonitoringExports
     prometheus_url: pulumi.Output[str | None]
+    dashboard_url: pulumi.Output[str | None]
+    dashboard_node: pulumi.Output[str | None]
     alertmanager_url: pulumi.Output[str | None]
     targets: pulumi.Output[list[dict[str, Any]]]
     unscraped: pulumi.Output[list[dict[str, Any]]]
@@ -161,14 +183,16 @@ class Monitoring(InfraComponent):
     ) -> None:
         super().__init__("infra:monitoring:Stack", name, None, opts)
         self.config, self.site = config, site
-        ips = site.ips("monitoring", 3)
+        ips = site.ips("monitoring", 4)
         image = dn.node_image(name, config.image, self)
         scraped = [t for t in targets if t.exporter == "redis"]
         if scraped and redis_password is None:
             raise ValueError(f"{name}: Redis targets given without the Redis password")
         self._exporter(name, ips[1], image, scraped, redis_password or "")
         self._alertmanager(name, ips[2], image)
-        self._prometheus(name, ips, image, targets)
+        self._prometheus(name, ips[:3], image, targets)
+        if config.dashboard_host_port is not None:
+            self._dashboard(name, ips[3], image)
         self._set_outputs(name, scraped, [t for t in targets if t not in scraped])
 
     def _container(
@@ -266,6 +290,7 @@ class Monitoring(InfraComponent):
                 "--storage.tsdb.path=/prometheus",
                 f"--storage.tsdb.retention.time={config.retention}",
                 f"--web.listen-address=:{PROMETHEUS_PORT}",
+                f"--web.cors.origin={cors_origin(self.site.host_bind, config.dashboard_host_port)}",
             ],
             uploads=[
                 docker.ContainerUploadArgs(
@@ -282,6 +307,32 @@ class Monitoring(InfraComponent):
             stop_grace_s=30,  # a clean stop writes the head block; a kill replays the WAL
         )
 
+    def _dashboard(self, name: str, ip: str, image: docker.RemoteImage) -> docker.Container:
+        """busybox httpd serving one static page and what `infra drill` writes
+        next to it (drills.json); it holds nothing else, so no secret."""
+        bind = self.site.host_bind
+        return self._container(
+            name,
+            "dashboard",
+            ip,
+            image,
+            command=["busybox", "httpd", "-f", "-p", str(DASHBOARD_PORT), "-h", DASHBOARD_ROOT],
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=f"{DASHBOARD_ROOT}/index.html", content=DASHBOARD_PAGE.read_text()
+                ),
+                docker.ContainerUploadArgs(
+                    file=f"{DASHBOARD_ROOT}/settings.json",
+                    content=dashboard_settings(host_url(bind, self.config.host_port)),
+                ),
+            ],
+            ports=dn.Node(
+                "dashboard", ip, DASHBOARD_PORT, self.config.dashboard_host_port
+            ).published(bind),
+            healthcheck=http_ready(DASHBOARD_PORT, "/settings.json"),
+            memory=16,
+        )
+
     def _set_outputs(
         self, name: str, scraped: list[ScrapeTarget], unscraped: list[ScrapeTarget]
     ) -> None:
@@ -296,12 +347,18 @@ class Monitoring(InfraComponent):
         self.alertmanager_url = pulumi.Output.from_input(
             host_url(bind, self.config.alertmanager_host_port)
         )
+        dashboard = self.config.dashboard_host_port
+        self.dashboard_url = pulumi.Output.from_input(host_url(bind, dashboard))
+        node = None if dashboard is None else f"{self.site.prefix}-dashboard"
+        self.dashboard_node = pulumi.Output.from_input(node)
         self.targets = pulumi.Output.from_input([t.output() for t in scraped])
         self.unscraped = pulumi.Output.from_input([t.output() for t in unscraped])
         self.register_outputs(
             {
                 "prometheusUrl": self.prometheus_url,
                 "alertmanagerUrl": self.alertmanager_url,
+                "dashboardUrl": self.dashboard_url,
+                "dashboardNode": self.dashboard_node,
                 "targets": self.targets,
                 "unscraped": self.unscraped,
             }

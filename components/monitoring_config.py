@@ -51,6 +51,8 @@ class MonitoringConfig(ComponentConfig):
     # Prometheus' HTTP API and UI on hostBind; None publishes nothing.
     host_port: int | None = Field(default=9090, ge=1024, le=65535)
     alertmanager_host_port: int | None = Field(default=9093, ge=1024, le=65535)
+    # The dashboard page (busybox httpd); None runs no dashboard.
+    dashboard_host_port: int | None = Field(default=9091, ge=1024, le=65535)
     memory_mb: int = Field(default=512, ge=128, le=65536)
     # Alert thresholds (docs/monitoring.md).
     replica_lag_bound_s: int = Field(default=10, ge=1, le=3600)
@@ -85,23 +87,27 @@ class MonitoringConfig(ComponentConfig):
 
     @model_validator(mode="after")
     def _ports_apart(self) -> MonitoringConfig:
-        if self.host_port is not None and self.host_port == self.alertmanager_host_port:
-            raise problems_error(
-                "MonitoringConfig",
-                [
-                    (
-                        "alertmanagerHostPort",
-                        f"is monitoring.hostPort's {self.host_port} too (set "
-                        "monitoring.alertmanagerHostPort to another port, or null)",
-                    )
-                ],
-            )
+        seen: dict[int, str] = {}
+        for name, port, _ in self.host_ports():
+            if port in seen:
+                raise problems_error(
+                    "MonitoringConfig",
+                    [
+                        (
+                            name,
+                            f"is monitoring.{seen[port]}'s {port} too (set "
+                            f"monitoring.{name} to another port, or null)",
+                        )
+                    ],
+                )
+            seen[port] = name
         return self
 
     def host_ports(self) -> list[tuple[str, int, int]]:
         ports = [
             ("hostPort", self.host_port),
             ("alertmanagerHostPort", self.alertmanager_host_port),
+            ("dashboardHostPort", self.dashboard_host_port),
         ]
         return [(name, port, port) for name, port in ports if port is not None]
 
@@ -112,5 +118,9 @@ class MonitoringExports(Exports):
     prefix: ClassVar[str] = "monitoring_"
     monitoring_prometheus_url: str | None
     monitoring_alertmanager_url: str | None
+    # None also for a stack deployed before the dashboard existed.
+    monitoring_dashboard_url: str | None = None
+    # The dashboard's container: `infra drill` writes its timeline there.
+    monitoring_dashboard_node: str | None = None
     monitoring_targets: list[dict[str, Any]]
     monitoring_unscraped: list[dict[str, Any]]

@@ -18,7 +18,7 @@ BLOCKS: dict[str, tuple[int, int]] = {
     "mongo": (100, 60),
     "mongo-arbiter": (160, 1),  # its own address: never one a data member had
     "apps": (200, 50),  # left free for application containers
-    "monitoring": (250, 3),  # Prometheus, the Redis exporter, Alertmanager
+    "monitoring": (250, 4),  # Prometheus, the Redis exporter, Alertmanager, the dashboard
 }
 
 

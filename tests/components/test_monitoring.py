@@ -59,6 +59,7 @@ def test_component_and_children(cluster: Capture) -> None:
         "monitoring-prometheus",
         "monitoring-exporter",
         "monitoring-alertmanager",
+        "monitoring-dashboard",
         "monitoring-data",
     }
 
@@ -69,18 +70,23 @@ def test_fixed_names_addresses_and_published_ports(cluster: Capture) -> None:
         "monitoring-prometheus": "infra-unit-monitoring-prometheus",
         "monitoring-exporter": "infra-unit-monitoring-exporter",
         "monitoring-alertmanager": "infra-unit-monitoring-alertmanager",
+        "monitoring-dashboard": "infra-unit-monitoring-dashboard",
     }
     ips = {n: s["networksAdvanced"][0]["ipv4Address"] for n, s in specs.items()}
     assert ips == {
         "monitoring-prometheus": "172.28.0.250",
         "monitoring-exporter": "172.28.0.251",
         "monitoring-alertmanager": "172.28.0.252",
+        "monitoring-dashboard": "172.28.0.253",
     }
     assert specs["monitoring-prometheus"]["ports"] == [
         {"internal": 9090, "external": 9090, "ip": "127.0.0.1"}
     ]
     assert specs["monitoring-alertmanager"]["ports"] == [
         {"internal": 9093, "external": 9093, "ip": "127.0.0.1"}
+    ]
+    assert specs["monitoring-dashboard"]["ports"] == [
+        {"internal": 8080, "external": 9091, "ip": "127.0.0.1"}
     ]
     assert specs["monitoring-exporter"].get("ports") in (None, [])
     assert all(s["image"] == "infra-local/monitoring:debian" for s in specs.values())
@@ -166,6 +172,8 @@ def test_outputs(cluster: Capture) -> None:
     assert out["components"] == (["redis", "monitoring"], False)
     assert out["monitoringPrometheusUrl"] == ("http://127.0.0.1:9090", False)
     assert out["monitoringAlertmanagerUrl"] == ("http://127.0.0.1:9093", False)
+    assert out["monitoringDashboardUrl"] == ("http://127.0.0.1:9091", False)
+    assert out["monitoringDashboardNode"] == ("infra-unit-monitoring-dashboard", False)
     targets, secret = out["monitoringTargets"]
     assert not secret and len(targets) == 6
     assert targets[0] == {
@@ -200,6 +208,35 @@ def test_unpublished_prometheus_has_no_host_url() -> None:
     assert capture.outputs["monitoringPrometheusUrl"] == (None, False)
 
 
+def test_the_dashboard_serves_a_page_and_where_prometheus_answers(cluster: Capture) -> None:
+    """busybox httpd and two files; the page learns Prometheus' host URL, no secret."""
+    spec = cluster.named("monitoring-dashboard").spec
+    assert spec["command"] == ["busybox", "httpd", "-f", "-p", "8080", "-h", "/srv/dashboard"]
+    settings = upload(cluster.named("monitoring-dashboard"), "/srv/dashboard/settings.json")
+    assert json.loads(settings["content"]) == {"prometheus": "http://127.0.0.1:9090"}
+    page = upload(cluster.named("monitoring-dashboard"), "/srv/dashboard/index.html")
+    assert "/api/v1/query" in page["content"] and "drills.json" in page["content"]
+    assert "http://" not in page["content"].split("<script>")[1]  # nothing fetched from outside
+
+
+def test_prometheus_allows_only_the_dashboards_origin(cluster: Capture) -> None:
+    """Prometheus' default `--web.cors.origin` is `.*`: any page could read it."""
+    command = cluster.named("monitoring-prometheus").spec["command"]
+    assert r"--web.cors.origin=http://(127\.0\.0\.1|localhost):9091" in command
+
+
+def test_no_dashboard_port_runs_no_dashboard() -> None:
+    capture = run_program(
+        "unit",
+        {"redis": REDIS, "monitoring": {**MONITORING, "dashboardHostPort": None}},
+        {"redisPassword": PASSWORD},
+    )
+    assert "monitoring-dashboard" not in {r.name for r in capture.resources}
+    assert capture.outputs["monitoringDashboardUrl"] == (None, False)
+    assert capture.outputs["monitoringDashboardNode"] == (None, False)
+    assert "--web.cors.origin=^$" in capture.named("monitoring-prometheus").spec["command"]
+
+
 def test_off_by_default() -> None:
     assert MonitoringConfig().enabled is False
     assert "monitoring" not in parse_config({}).enabled_components()
@@ -215,6 +252,7 @@ def test_off_by_default() -> None:
         ({"memoryAlertRatio": 1.5}, "monitoring.memoryAlertRatio", "less than 1"),
         ({"webhookUrl": "ftp://x"}, "monitoring.webhookUrl", "not an http(s) URL"),
         ({"alertmanagerHostPort": 9090}, "monitoring.alertmanagerHostPort", "hostPort's 9090"),
+        ({"dashboardHostPort": 9093}, "monitoring.dashboardHostPort", "alertmanagerHostPort's"),
         ({"hostPort": 7001}, "monitoring.hostPort", "overlap redis.hostPortBase's 7000-7005"),
         ({"scrapeInterval": 5}, "monitoring.scrapeInterval", "unknown key"),
     ],

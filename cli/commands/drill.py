@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -48,6 +48,7 @@ def drill(
         )
     except drills.DrillFailed as exc:
         raise OperationFailed(f"failover drill on '{stack}' failed: {exc}") from None
+    show_on_dashboard(containers, outputs, result.as_dict())
     if as_json:
         emit_json(result.as_dict())
         return
@@ -60,3 +61,20 @@ def drill(
             f"as a replica {result.rejoined_s:.2f}s after it was started again"
         )
     )
+
+
+def show_on_dashboard(containers: Any, outputs: dict[str, Any], result: dict[str, Any]) -> None:
+    """With monitoring's dashboard deployed, the drill's timeline goes on its
+    page; a failure to write it is reported, not fatal: the drill itself passed."""
+    from cli.ops import dashboard
+
+    node = outputs.get("monitoringDashboardNode")
+    if not node:
+        return
+    try:
+        entry = dashboard.drill_entry(result, list(outputs.get("redisNodes") or []))
+        dashboard.record_drill(containers.get(node), entry)
+    except Exception as exc:  # Docker or archive errors alike
+        info(f"the drill is not on the dashboard: {node}: {exc}")
+        return
+    info(f"drill recorded on the dashboard: {outputs.get('monitoringDashboardUrl')}")

@@ -32,6 +32,7 @@ class DrillResult:
     rejoined_s: float
     keys_checked: int
     keys_lost: int
+    killed_at: float  # wall clock (Unix time): when the dashboard shows it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,7 +123,7 @@ def cluster_failover(
         # so a lost key means a real loss, not a write that never reached it.
         client.get_node_from_key(keys[0]).redis_connection.execute_command("WAIT", 1, 5000)
         stop(victim.name)
-        stopped = time.monotonic()
+        stopped, killed_at = time.monotonic(), time.time()
         promoted_s = wait_until(
             lambda: (
                 rediskit.replication_info(*view.endpoint(survivor), view.password)["role"]
@@ -146,4 +147,5 @@ def cluster_failover(
         round(rejoined_s, 3),
         len(keys),
         lost,
+        round(killed_at, 3),
     )

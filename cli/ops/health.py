@@ -162,16 +162,20 @@ def monitoring(exports: MonitoringExports) -> Check:
     from cli.ops import prometheus
 
     url = exports.monitoring_prometheus_url
+    dashboard = exports.monitoring_dashboard_url
+    where = [f"dashboard at {dashboard}"] if dashboard else []
     if not url:
         # A deliberate setting (monitoring.hostPort: null), not a fault.
-        return Check("monitoring", True, "prometheus is not published on the host: not checked")
+        return Check(
+            "monitoring", True, "prometheus is not published on the host: not checked", where
+        )
     try:
         targets = prometheus.targets(url)
         firing = [a for a in prometheus.alerts(url) if a.state == "firing"]
     except prometheus.PrometheusUnreachable as exc:
-        return Check("monitoring", False, f"prometheus at {url}: unreachable: {exc}")
+        return Check("monitoring", False, f"prometheus at {url}: unreachable: {exc}", where)
     down = [t for t in targets if not t.up]
-    details = [f"{t.job} {t.instance}: down ({t.error})" for t in down]
+    details = where + [f"{t.job} {t.instance}: down ({t.error})" for t in down]
     details += [f"alert firing: {a.name} {a.labels.get('instance', '')}".rstrip() for a in firing]
     details += [f"not scraped (no exporter): {t['instance']}" for t in exports.monitoring_unscraped]
     summary = (

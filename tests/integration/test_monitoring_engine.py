@@ -11,9 +11,13 @@ everything resolved after it is back. Figures are printed (pytest -s).
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -32,6 +36,7 @@ SCRAPE_S = 2
 FAILOVER_WINDOW_S = 30
 # Prometheus and Alertmanager themselves, plus the six Redis nodes.
 TARGETS = NODES + 2
+SCREENSHOT = Path(__file__).resolve().parents[2] / ".ci" / "artifacts" / "dashboard.png"
 
 
 class Tier:
@@ -40,6 +45,7 @@ class Tier:
         self.outputs = stack.outputs()
         self.url = str(self.outputs["monitoringPrometheusUrl"])
         self.alertmanager = str(self.outputs["monitoringAlertmanagerUrl"])
+        self.dashboard = str(self.outputs["monitoringDashboardUrl"])
 
     def alerts(self) -> dict[str, list[prometheus.Alert]]:
         found: dict[str, list[prometheus.Alert]] = {}
@@ -71,12 +77,13 @@ def tier(
         pytest.fail(f"{exc} (scripts/build-monitoring-image.sh builds it)", pytrace=False)
     config = redis_config(docker_client, redis_image)
     base = config["redis"]["hostPortBase"]
-    port = dockerenv.free_port_block(2, avoid=range(base, base + NODES))
+    port = dockerenv.free_port_block(3, avoid=range(base, base + NODES))
     config["monitoring"] = {
         "enabled": True,
         "image": IMAGE,
         "hostPort": port,
         "alertmanagerHostPort": port + 1,
+        "dashboardHostPort": port + 2,
         "scrapeIntervalS": SCRAPE_S,
         "failoverWindowS": FAILOVER_WINDOW_S,
     }
@@ -110,6 +117,7 @@ def test_status_prints_the_prometheus_address(tier: Tier) -> None:
         f"ok   monitoring: prometheus at {tier.url}: {TARGETS}/{TARGETS} targets up, "
         "0 alert(s) firing"
     )
+    assert f"dashboard at {tier.dashboard}" in out
 
 
 def test_a_second_preview_finds_no_change(tier: Tier) -> None:
@@ -182,7 +190,70 @@ def test_a_failover_fires_its_alerts_and_they_resolve_after_recovery(tier: Tier)
     assert since_start < 30
 
 
+def chromium(*args: str) -> str:
+    """Debian's Chromium, headless; the page's timers and fetches run within
+    the virtual time budget (the page refreshes every 5 s)."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.fail("chromium is missing (scripts/ensure-chromium.sh installs it)", pytrace=False)
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    command += ["--virtual-time-budget=8000", "--window-size=1400,1000", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout
+
+
+def node_states(dom: str) -> dict[str, str]:
+    return dict(re.findall(r'<tr data-node="([^"]+)" data-state="(up|down)">', dom))
+
+
+def test_the_dashboard_shows_every_node_with_its_state_and_role(tier: Tier) -> None:
+    dom = chromium("--dump-dom", tier.dashboard)
+    assert 'data-loaded="yes"' in dom, dom
+    names = [f"infra-{tier.stack.name}-redis-{i}" for i in range(NODES)]
+    assert node_states(dom) == dict.fromkeys(names, "up")
+    roles = re.findall(r'data-state="up"><td>[^<]+</td><td class="up">up</td><td>(\w+)</td>', dom)
+    assert sorted(roles) == ["master"] * 3 + ["replica"] * 3
+    assert '<span id="error"></span>' in dom  # no error shown
+    assert '<td class="num">?</td>' not in dom  # every figure was found in Prometheus
+    assert str(tier.outputs["redisPassword"]) not in dom
+
+
+def test_the_page_only_talks_to_prometheus_which_only_allows_the_page(tier: Tier) -> None:
+    """Prometheus answers CORS for the dashboard's origin, not for any page."""
+
+    def allowed(origin: str) -> str | None:
+        request = urllib.request.Request(f"{tier.url}/api/v1/query?query=up")
+        request.add_header("Origin", origin)
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return reply.headers.get("Access-Control-Allow-Origin")
+
+    assert allowed(tier.dashboard) == tier.dashboard
+    assert allowed("http://evil.example") is None
+
+
+def test_a_drill_shows_up_on_the_dashboard(tier: Tier) -> None:
+    """`infra drill` itself (the command), then the page in the browser; the
+    screenshot is kept as a CI artifact."""
+    out = tier.stack.ok("drill", tier.stack.name, "--yes")
+    assert "drill recorded on the dashboard" in out.out + out.err
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    dom = chromium("--dump-dom", tier.dashboard)
+    drills = re.findall(r'<tr data-drill="([0-9.]+)"><td>([^<]+)</td><td>([^<]+)</td>', dom)
+    assert len(drills) == 1, dom
+    killed_at, when, victim = drills[0]
+    assert abs(float(killed_at) - time.time()) < 120
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", when)
+    assert victim.startswith(f"infra-{tier.stack.name}-redis-")
+    assert node_states(dom) == {f"infra-{tier.stack.name}-redis-{i}": "up" for i in range(NODES)}
+    promoted = re.findall(r'<li data-promoted="([^"]+)">', dom)
+    assert promoted and victim.split(" ")[0] not in promoted
+    chromium(f"--screenshot={SCREENSHOT}", tier.dashboard)
+    assert SCREENSHOT.stat().st_size > 10_000
+    print(f"\ndashboard screenshot: {SCREENSHOT}")
+
+
 def test_down_leaves_nothing(tier: Tier) -> None:
-    """The Prometheus volume and the three containers go with the stack."""
+    """The Prometheus volume and the four containers go with the stack."""
     tier.stack.ok("down", tier.stack.name, "--yes")
     assert tier.stack.leftovers() == []

@@ -9,10 +9,10 @@ removed even when the caller fails.
 
 from __future__ import annotations
 
-import io
 import re
 import secrets
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,17 +33,6 @@ class RdbInvalid(Exception):
     pass
 
 
-def read_file(container: Any, path: str) -> bytes:
-    """One file out of a container (Docker's archive API streams a tar)."""
-    stream, _ = container.get_archive(path)
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        member = tar.next()
-        handle = tar.extractfile(member) if member else None
-        if handle is None:
-            raise FileNotFoundError(f"{container.name}:{path} is not a file")
-        return handle.read()
-
-
 def copy_out(container: Any, path: str, target: Path) -> None:
     """Stream `path` from the container into `target` without holding a second
     copy in memory for the tar: chunks go to a spooled file first."""
@@ -60,8 +49,6 @@ def copy_out(container: Any, path: str, target: Path) -> None:
 
 @contextmanager
 def _spooled(chunks: Iterator[bytes]) -> Iterator[Any]:
-    import tempfile
-
     with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
         for chunk in chunks:
             spool.write(chunk)
@@ -70,14 +57,16 @@ def _spooled(chunks: Iterator[bytes]) -> Iterator[Any]:
 
 
 def put_file(container: Any, source: Path, directory: str, name: str) -> None:
-    """Put `source` into the (created, not yet started) container as directory/name."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tar.gettarinfo(str(source), arcname=name)
-        info.mode, info.uid, info.gid = 0o644, 0, 0
-        with source.open("rb") as handle:
-            tar.addfile(info, handle)
-    container.put_archive(directory, buffer.getvalue())
+    """Put `source` into the (created, not yet started) container as
+    directory/name; the tar is spooled to disk, not held in memory."""
+    with tempfile.TemporaryFile() as buffer:
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tar.gettarinfo(str(source), arcname=name)
+            info.mode, info.uid, info.gid = 0o644, 0, 0
+            with source.open("rb") as handle:
+                tar.addfile(info, handle)
+        buffer.seek(0)
+        container.put_archive(directory, buffer)
 
 
 def check_rdb(containers: Any, image: str, rdb: Path) -> int:

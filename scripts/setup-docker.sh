@@ -6,8 +6,8 @@
 #   missing and starts dockerd in the background when none is running.
 # - Anywhere else: says what to install and exits 4 (tool missing).
 # Then builds the local Redis and monitoring images (scripts/build-redis-image.sh,
-# scripts/build-monitoring-image.sh), and makes sure Debian's chromium is there
-# for the dashboard test (scripts/ensure-chromium.sh).
+# scripts/build-monitoring-image.sh). Chromium, which only the dashboard test
+# needs, is installed by scripts/test.sh, not here: `infra up` does not need it.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -54,4 +54,3 @@ fi
 say "engine: $(docker version --format '{{.Server.Version}}')"
 "$here/build-redis-image.sh"
 "$here/build-monitoring-image.sh"
-"$here/ensure-chromium.sh"

@@ -7,6 +7,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 path_line="$(scripts/setup.sh | tail -n 1)" # fails with setup's exit code
 export "$path_line"
+scripts/ensure-chromium.sh # the dashboard test's headless browser (Debian's chromium)
 ruff check .
 ruff format --check .
 mypy

@@ -69,7 +69,7 @@ def backup(
 
     \b
       infra backup local
-      infra backup production --to /srv/backups/production/nightly --keep 7
+      infra backup production --to /srv/backups/production/$(date -u +%FT%H%MZ) --keep 7
     """
     from cli.ops import backup as backups
 

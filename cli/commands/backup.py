@@ -77,7 +77,7 @@ def backup(
     target = to or backups.default_target(Path.cwd(), stack)
     try:
         manifest = backups.take(stack, tier, docker, target, info)
-    except (backups.BackupFailed, TimeoutError, scratch_errors()) as exc:
+    except (backups.BackupFailed, TimeoutError) as exc:
         raise OperationFailed(f"backup of '{stack}' failed: {exc}") from None
     pruned = backups.prune(target.parent, stack, keep) if keep else []
     for old in pruned:
@@ -92,12 +92,6 @@ def backup(
             f"{manifest.keys} keys, {manifest.size / 1e6:.1f} MB, verified"
         )
     )
-
-
-def scratch_errors() -> type[Exception]:
-    from cli.ops.scratch_redis import RdbInvalid
-
-    return RdbInvalid
 
 
 @command
@@ -140,7 +134,7 @@ def restore(
     confirm_or_refuse("restore", stack, yes)
     try:
         results = restores.restore(backup_dir, pairings, tier, docker, info)
-    except (TimeoutError, scratch_errors()) as exc:
+    except TimeoutError as exc:
         raise OperationFailed(f"restore into '{stack}' failed: {exc}") from None
     restored = sum(r.keys_restored for r in results)
     if as_json:

@@ -112,6 +112,9 @@ class Tier:
             decode_responses=not binary,
         )  # fmt: skip
 
+    def replication(self, node: NodeOutput) -> dict[str, Any]:
+        return rediskit.replication_info(*self.endpoint(node), self.password)
+
     def node_at(self, address: str) -> NodeOutput:
         found = [n for n in self.nodes if f"{n.ip}:{n.port}" == address]
         if not found:
@@ -142,7 +145,7 @@ class Tier:
         out = []
         for name in self.master_sets:
             group = [n for n in self.nodes if getattr(n, "master_set", None) == name]
-            roles = {n.name: _role(self.client(n)) for n in group}
+            roles = {n.name: self.replication(n)["role"] for n in group}
             primaries = [n for n in group if roles[n.name] == "master"]
             if len(primaries) != 1:
                 raise BackupFailed(f"{name}: {len(primaries)} nodes report role master, not 1")
@@ -151,26 +154,15 @@ class Tier:
         return out
 
 
-def _role(client: redis.Redis) -> str:
-    with client:
-        return str(client.execute_command("ROLE")[0])
-
-
-def _replication(client: redis.Redis) -> dict[str, Any]:
-    with client:
-        return dict(client.info("replication"))
-
-
 def source_for(tier: Tier, shard: Shard) -> tuple[NodeOutput, int]:
     """The node to snapshot (a linked replica if any) once it holds every write
     its master had acknowledged now; and that master offset."""
-    offset = int(_replication(tier.client(shard.master))["master_repl_offset"])
+    offset = int(tier.replication(shard.master)["master_repl_offset"])
     for replica in shard.replicas:
-        info = _replication(tier.client(replica))
-        if info.get("master_link_status") != "up":
+        if tier.replication(replica).get("master_link_status") != "up":
             continue
         caught_up = lambda r=replica: (  # noqa: E731
-            int(_replication(tier.client(r)).get("slave_repl_offset", -1)) >= offset
+            int(tier.replication(r).get("slave_repl_offset", -1)) >= offset
         )
         try:
             waiting.wait_until(caught_up, CATCH_UP_S, f"{replica.name} caught up", interval=0.05)
@@ -230,7 +222,8 @@ def take(
     target.mkdir(parents=True)
     taken_at = datetime.now(UTC).isoformat(timespec="seconds")
     shards = tier.shards()
-    version = str(tier.client(shards[0].master).info("server")["redis_version"])
+    with tier.client(shards[0].master) as client:
+        version = str(client.info("server")["redis_version"])
     files = [_take_shard(i, tier, docker, shard, target, say) for i, shard in enumerate(shards)]
     manifest = Manifest(
         stack=stack,

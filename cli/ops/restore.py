@@ -99,7 +99,7 @@ def restore(
 ) -> list[ShardResult]:
     results = []
     for pairing in pairings:
-        result = _restore_shard(directory, pairing, tier, docker)
+        result = _restore_shard(directory, pairing, pairings, tier, docker)
         say(
             f"shard {result.key}: {result.keys_restored} keys restored "
             f"({result.keys_expired} expired since the backup) in {result.seconds:.1f}s, "
@@ -109,10 +109,14 @@ def restore(
     return results
 
 
-def _restore_shard(directory: Path, pairing: Pairing, tier: Tier, docker: Docker) -> ShardResult:
+def _restore_shard(
+    directory: Path, pairing: Pairing, pairings: list[Pairing], tier: Tier, docker: Docker
+) -> ShardResult:
     start = time.monotonic()
     image = docker.image_of(pairing.target.master)
-    writer = Writer(tier, pairing.target)
+    # Cluster: keys go by slot to any master; the pairings hold every deployed
+    # shard (their slot ranges matched), so the topology is not asked again.
+    writer = Writer(tier, pairing.target, [p.target for p in pairings])
     restored = expired = 0
     with (
         scratch_redis.loader(docker.containers, image, directory / pairing.backup.file) as source,
@@ -155,10 +159,10 @@ class Writer:
     by slot; Sentinel: the set's primary), on connections kept for the shard,
     so WAIT can then count the replicas that have every restored key."""
 
-    def __init__(self, tier: Tier, target: Shard) -> None:
+    def __init__(self, tier: Tier, target: Shard, deployed: list[Shard]) -> None:
         self.tier = tier
         self.clients: dict[str, redis.Redis] = {}
-        shards = tier.shards() if tier.mode == "cluster" else [target]
+        shards = deployed if tier.mode == "cluster" else [target]
         self.replicas = {s.master.name: len(s.replicas) for s in shards}
         by_slot = {
             slot: shard.master

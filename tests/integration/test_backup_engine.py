@@ -104,6 +104,18 @@ def corrupted_copy(source: Path, target: Path) -> Path:
     return target
 
 
+def deployed_tier(
+    factory: pytest.TempPathFactory,
+    proxy: RefusingProxy,
+    client: docker.DockerClient,
+    config: dict[str, Any],
+) -> Iterator[TierStack]:
+    """A stack with `config` through `infra up`, taken down afterwards."""
+    with deployed_stack(factory.mktemp("backup"), proxy, client, config, ENV) as tier:
+        tier.ok("up", tier.name, "--yes")
+        yield tier
+
+
 @pytest.fixture(scope="module")
 def cluster_tier(
     tmp_path_factory: pytest.TempPathFactory,
@@ -111,11 +123,8 @@ def cluster_tier(
     docker_client: docker.DockerClient,
     redis_image: str,
 ) -> Iterator[TierStack]:
-    root = tmp_path_factory.mktemp("backup-cluster")
     config = redis_config(docker_client, redis_image)
-    with deployed_stack(root, proxy, docker_client, config, ENV) as tier:
-        tier.ok("up", tier.name, "--yes")
-        yield tier
+    yield from deployed_tier(tmp_path_factory, proxy, docker_client, config)
 
 
 def test_cluster_backup_down_up_restore_brings_every_key_back(
@@ -175,11 +184,8 @@ def sentinel_tier(
     docker_client: docker.DockerClient,
     redis_image: str,
 ) -> Iterator[TierStack]:
-    root = tmp_path_factory.mktemp("backup-sentinel")
     config = sentinel_config(docker_client, redis_image)
-    with deployed_stack(root, proxy, docker_client, config, ENV) as tier:
-        tier.ok("up", tier.name, "--yes")
-        yield tier
+    yield from deployed_tier(tmp_path_factory, proxy, docker_client, config)
 
 
 def test_sentinel_backup_down_up_restore_brings_every_key_back(

@@ -97,19 +97,20 @@ def test_a_missing_file_or_manifest_is_named(tmp_path: Path) -> None:
         backups.read_manifest(tmp_path)
 
 
-def test_a_manifest_naming_a_file_elsewhere_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("written", "edited", "message"),
+    [
+        ("shard-0.rdb", "../x.rdb", "outside the backup"),
+        ('"format":1', '"format":2', "format 2, this infra reads 1"),
+    ],
+)
+def test_an_edited_manifest_is_refused(
+    tmp_path: Path, written: str, edited: str, message: str
+) -> None:
     write_backup(tmp_path / "b")
-    text = (tmp_path / "b" / backups.MANIFEST).read_text()
-    (tmp_path / "b" / backups.MANIFEST).write_text(text.replace("shard-0.rdb", "../x.rdb"))
-    with pytest.raises(backups.BackupFailed, match="outside the backup"):
-        backups.read_manifest(tmp_path / "b")
-
-
-def test_a_newer_format_is_refused(tmp_path: Path) -> None:
-    write_backup(tmp_path / "b")
-    text = (tmp_path / "b" / backups.MANIFEST).read_text()
-    (tmp_path / "b" / backups.MANIFEST).write_text(text.replace('"format":1', '"format":2'))
-    with pytest.raises(backups.BackupFailed, match="format 2, this infra reads 1"):
+    manifest = tmp_path / "b" / backups.MANIFEST
+    manifest.write_text(manifest.read_text().replace(written, edited))
+    with pytest.raises(backups.BackupFailed, match=message):
         backups.read_manifest(tmp_path / "b")
 
 

@@ -170,9 +170,11 @@ class Exports(BaseModel):
 
 
 class NodeOutput(Exports):
-    """One node in a stack output: container name, announced address, host port."""
+    """One node in a stack output: container name, announced address, host port,
+    and the Docker host it runs on (stacks with `hosts`)."""
 
     name: str
     ip: str
     port: int
     host_port: int | None = None
+    host: str | None = None

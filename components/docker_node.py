@@ -9,7 +9,7 @@ the stop/health policy of a long-running container (`service_container`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -26,17 +26,35 @@ MONGO_STOP_GRACE_S = 30
 
 
 @dataclass(frozen=True)
+class HostSite:
+    """One Docker host of a stack with `hosts`: its provider, the stack network
+    on it, the address its nodes announce and the one its ports listen on."""
+
+    name: str
+    address: str
+    bind: str
+    provider: pulumi.ProviderResource
+    network: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class Site:
     """What the stack gives a Docker component: the network its nodes join, the
     prefix of their container names, the address the host publishes ports on,
     the labels every object carries, and the fixed addresses of each role
-    (`ips("redis", 6)`: the first 6 addresses of the stack's Redis block)."""
+    (`ips("redis", 6)`: the first 6 addresses of the stack's Redis block).
+
+    `hosts` (stacks with several Docker hosts, by name, in stack-file order):
+    where a component that places its nodes puts each one. The component's own
+    resources (image, init container) go to the first host, whose provider
+    the stack passes as the component's default; `network` is that host's."""
 
     network: pulumi.Input[str]
     prefix: str
     host_bind: str
     labels: Mapping[str, str]
     ips: Callable[[str, int], list[str]]
+    hosts: Mapping[str, HostSite] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,10 @@ class Node:
     ip: str
     port: int
     host_port: int | None
+    # Stacks with `hosts`: the host it runs on, and its address on that host's
+    # stack network (`ip` is then the host's address, which it announces).
+    host: str | None = None
+    container_ip: str | None = None
 
     @property
     def address(self) -> str:
@@ -55,12 +77,14 @@ class Node:
 
     def output(self, **extra: Any) -> dict[str, Any]:
         """The node in a stack output (`redisNodes`, `redisSentinels`, ...)."""
+        placed = {} if self.host is None else {"host": self.host}
         return {
             "name": self.name,
             **extra,
             "ip": self.ip,
             "port": self.port,
             "hostPort": self.host_port,
+            **placed,
         }
 
     def published(self, bind: str) -> list[docker.ContainerPortArgs]:
@@ -87,16 +111,42 @@ def host_address_map(nodes: Iterable[Node], bind: str) -> dict[str, str]:
     return {n.address: f"{bind}:{n.host_port}" for n in nodes if n.host_port is not None}
 
 
-def node_image(name: str, image: str, parent: pulumi.Resource) -> docker.RemoteImage:
+def node_image(
+    name: str, image: str, parent: pulumi.Resource, host: HostSite | None = None
+) -> docker.RemoteImage:
     """The component's image, kept on the engine when the stack goes: other
-    stacks (and the next `up`) use it, and a registry may not be reachable."""
+    stacks (and the next `up`) use it, and a registry may not be reachable.
+    With `host`: that host's copy (`infra up` loads it there first where no
+    registry is reachable; cli/engine/images.py)."""
+    suffix, provider = ("", None) if host is None else (f"-{host.name}", host.provider)
     return docker.RemoteImage(
-        f"{name}-image", name=image, keep_locally=True, opts=pulumi.ResourceOptions(parent=parent)
+        f"{name}-image{suffix}",
+        name=image,
+        keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider),
     )
 
 
+class Images:
+    """A component's image: on the one engine, or on every host of the stack."""
+
+    def __init__(self, name: str, image: str, site: Site, parent: pulumi.Resource) -> None:
+        self.by_host = {h: node_image(name, image, parent, on) for h, on in site.hosts.items()}
+        self.default = None if self.by_host else node_image(name, image, parent)
+
+    def on(self, host: str | None = None) -> pulumi.Output[str]:
+        """The image id on `host` (None: the component's default host)."""
+        if self.default is not None:
+            return self.default.image_id
+        return self.by_host[host or next(iter(self.by_host))].image_id
+
+
 def data_volume(
-    logical_name: str, node_name: str, labels: Mapping[str, str], parent: pulumi.Resource
+    logical_name: str,
+    node_name: str,
+    labels: Mapping[str, str],
+    parent: pulumi.Resource,
+    provider: pulumi.ProviderResource | None = None,
 ) -> docker.Volume:
     """A node's named data volume: it outlives container replacement (a new
     image or config keeps the data), and goes only with `infra down`."""
@@ -104,7 +154,7 @@ def data_volume(
         logical_name,
         name=f"{node_name}-data",
         labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in labels.items()],
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider),
     )
 
 
@@ -196,6 +246,7 @@ def service_container(
     depends_on: Sequence[pulumi.Resource] = (),
     stop_grace_s: int | None = None,
     hooks: pulumi.ResourceHookBinding | None = None,
+    provider: pulumi.ProviderResource | None = None,
     **spec: Any,
 ) -> docker.Container:
     """A long-running container the way every component runs one.
@@ -216,7 +267,8 @@ def service_container(
     so without it Docker refuses to raise memory above the swap limit it chose at
     create (twice the first limit).
 
-    `hooks`: a rolling replacement's hand-over (`components.rolling`).
+    `hooks`: a rolling replacement's hand-over (`components.rolling`);
+    `provider`: the host a placed node runs on (else the component's default).
     """
     if spec.get("memory") is not None:
         spec["memory_swap"] = spec["memory"]
@@ -238,6 +290,7 @@ def service_container(
             depends_on=list(depends_on),
             delete_before_replace=True,
             hooks=hooks,
+            provider=provider,
         ),
         **spec,
     )

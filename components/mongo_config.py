@@ -17,6 +17,7 @@ from components.config_base import (
     port_problems,
     problems_error,
 )
+from components.placement import PlacementConfig
 
 MAX_MEMBERS = 50  # MongoDB's limit on replica set members
 MAX_VOTING = 7  # MongoDB's limit on voting members
@@ -105,6 +106,8 @@ class MongoConfig(ComponentConfig):
     arbiter: bool = False
     memory_mb: int = Field(default=1024, ge=512, le=262144)
     port_base: int = Field(default=27017, ge=1024, le=65535)
+    # Which host runs which member, when the stack has `hosts` (components/placement.py).
+    placement: PlacementConfig = PlacementConfig()
     publish: bool = True
     root_user: str = "root"
     auth_source: str = "admin"

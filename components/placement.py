@@ -1,7 +1,8 @@
 """Which Docker host runs which node, so that losing any one host loses no shard.
 
-Groundwork for several Docker hosts (issue 13): pure decisions, not wired into
-the stack config or the program yet.
+Pure decisions over host names: the stack root checks them against
+`infra:hosts` before any engine call, and the program places nodes with them
+(docs/multi-host.md).
 
 A Redis Cluster survives the loss of a host only if two things hold after it:
 every shard still has a member (a master and its replicas never share a host),
@@ -18,7 +19,34 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import Field
+
+from components.config_base import Model
+
+
+class PlacementConfig(Model):
+    """`placement:` of a component, used only when the stack has `hosts`.
+
+    `pins`: node index -> host name, placed before the automatic spread (Redis
+    Cluster node i is shard i mod shards, member i // shards: nodes 0..shards-1
+    are the first masters). `allowColocation`: accept fewer hosts than losing
+    any one needs; `validate` and `status` then warn.
+    """
+
+    pins: dict[int, str] = Field(default_factory=dict)
+    allow_colocation: bool = False
+
+
+def cluster_pins(pins: Mapping[int, str], shards: int) -> dict[tuple[int, int], str]:
+    """Node-index pins as (shard, member) pins."""
+    return {(i % shards, i // shards): host for i, host in pins.items()}
+
+
+def node_index(shard: int, member: int, shards: int) -> int:
+    return member * shards + shard
 
 
 class PlacementError(ValueError):
@@ -34,6 +62,11 @@ class ClusterPlacement:
 
     def master_hosts(self) -> list[str]:
         return [shard[0] for shard in self.hosts]
+
+    def node_hosts(self) -> list[str]:
+        """The host of node i (`node_index`: masters first)."""
+        shards, size = len(self.hosts), len(self.hosts[0])
+        return [self.hosts[i % shards][i // shards] for i in range(shards * size)]
 
 
 def cluster_hosts_needed(shards: int, replicas: int) -> int:
@@ -76,7 +109,7 @@ def place_cluster(
             f"any one keeps every shard and a majority of masters; {len(hosts)} given"
         )
         if not allow_colocation:
-            raise PlacementError(f"{message}: add hosts, or allow co-location")
+            raise PlacementError(f"{message}: add hosts, or set placement.allowColocation: true")
         warnings.append(f"co-located: {message}")
     pins = dict(pins or {})
     _check_pins(pins, shards, replicas, hosts)
@@ -122,7 +155,7 @@ def place_one_per_host(
     if count > len(hosts):
         message = f"{count} {kind} need {count} hosts, one each; {len(hosts)} given"
         if not allow_colocation:
-            raise PlacementError(f"{message}: add hosts, or allow co-location")
+            raise PlacementError(f"{message}: add hosts, or set placement.allowColocation: true")
         warnings.append(f"co-located: {message}")
     return [hosts[i % len(hosts)] for i in range(count)], warnings
 
@@ -150,3 +183,100 @@ def _check_pins(
             raise PlacementError(f"pin ({shard}, {member}): no such node")
         if host not in hosts:
             raise PlacementError(f"pin ({shard}, {member}): unknown host {host}")
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a component's nodes go: `nodes[i]` is node i's host (Sentinels
+    in `sentinels`), and what the placement accepted but warns about."""
+
+    nodes: list[str]
+    warnings: list[str]
+    sentinels: list[str] = field(default_factory=list)
+
+
+def place_redis(config: Any, hosts: Sequence[str]) -> Placed:
+    """Redis Cluster: `place_cluster`. Sentinel groups: each group's members on
+    distinct hosts (group g's member k on host g + k), Sentinels one per host
+    (a lost host takes one vote from the quorum)."""
+    allow = config.placement.allow_colocation
+    _check_published(config)
+    if config.mode == "cluster":
+        pins = cluster_pins(config.placement.pins, config.shards)
+        placed = place_cluster(config.shards, config.replicas, hosts, pins, allow)
+        return Placed(placed.node_hosts(), placed.warnings)
+    size = 1 + config.replicas
+    nodes, warnings = _groups(config.shards, size, hosts, allow)
+    for i, host in config.placement.pins.items():
+        _check_pin(i, host, len(nodes), hosts)
+        nodes[i] = host
+    shared = [g for g in range(config.shards) if len(set(nodes[g * size : (g + 1) * size])) < size]
+    if shared and not warnings:
+        if not allow:
+            raise PlacementError(f"pins put two members of group {shared[0]} on one host")
+        warnings.append(f"co-located: group(s) {shared} have two members on one host")
+    sentinels, more = place_one_per_host("sentinels", config.sentinels, hosts, allow)
+    return Placed(nodes, warnings + more, sentinels)
+
+
+def _groups(
+    groups: int, size: int, hosts: Sequence[str], allow: bool
+) -> tuple[list[str], list[str]]:
+    _check_hosts(hosts)
+    warnings = []
+    if size > len(hosts):
+        message = f"groups of 1 + {size - 1} need {size} hosts, one per member; {len(hosts)} given"
+        if not allow:
+            raise PlacementError(f"{message}: add hosts, or set placement.allowColocation: true")
+        warnings.append(f"co-located: {message}")
+    return [hosts[(g + k) % len(hosts)] for g in range(groups) for k in range(size)], warnings
+
+
+def place_members(config: Any, hosts: Sequence[str]) -> Placed:
+    """Mongo: every member (and the arbiter) on its own host."""
+    if not config.publish:
+        raise PlacementError(
+            "mongo.publish must be true with hosts: members reach each other and clients "
+            "reach them at their host's address and published port"
+        )
+    count = config.member_count
+    nodes, warnings = place_one_per_host(
+        "replica set members", count, hosts, config.placement.allow_colocation
+    )
+    for i, host in config.placement.pins.items():
+        _check_pin(i, host, count, hosts)
+        nodes[i] = host
+    shared = sorted(h for h, n in Counter(nodes).items() if n > 1)
+    if shared and not warnings:
+        if not config.placement.allow_colocation:
+            raise PlacementError(f"pins put two members on {', '.join(shared)}: change the pins")
+        warnings.append(f"co-located: two members on {', '.join(shared)}")
+    return Placed(nodes, warnings)
+
+
+# Redis Cluster's bus port is the client port + 10000 (Redis' own default offset).
+BUS_PORT_OFFSET = 10000
+
+
+def _check_published(config: Any) -> None:
+    """Across hosts, nodes announce their host's address and published ports:
+    every node needs one, and the cluster bus its own (client port + 10000)."""
+    base = config.host_port_base
+    if base is None:
+        raise PlacementError(
+            "redis.hostPortBase is required with hosts: nodes announce their host's "
+            "address and their published port (set it, e.g. to 7000)"
+        )
+    last = base + config.node_count - 1 + (BUS_PORT_OFFSET if config.mode == "cluster" else 0)
+    if last > 65535:
+        raise PlacementError(
+            f"the cluster bus ports (hostPortBase + 10000 + i) run to {last}, past 65535: "
+            "lower redis.hostPortBase"
+        )
+
+
+def _check_pin(index: int, host: str, count: int, hosts: Sequence[str]) -> None:
+    if not 0 <= index < count:
+        raise PlacementError(f"pin {index}: no such node (0-{count - 1})")
+    if host not in hosts:
+        raise PlacementError(f"pin {index}: unknown host {host} (hosts: {', '.join(hosts)})")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pulumi
-import pulumi_docker as docker
 
 from components import docker_node as dn
 from components.base import InfraComponent
@@ -33,7 +32,7 @@ class RedisTier(InfraComponent):
         super().__init__(self.type_token, name, None, opts)
         self.config, self.site = config, site
         secret = pulumi.Output.secret(password)
-        self.build(name, dn.node_image(name, config.image, self), secret)
+        self.build(name, dn.Images(name, config.image, site, self), secret)
 
-    def build(self, name: str, image: docker.RemoteImage, password: pulumi.Output[str]) -> None:
+    def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
         raise NotImplementedError

@@ -12,40 +12,71 @@ from components import docker_node as dn
 from components import redis_handover as ho
 from components import redis_scaling as scaling
 from components.monitoring_config import ScrapeTarget
+from components.placement import BUS_PORT_OFFSET, place_redis
 from components.redis_base import RedisTier
 from components.redis_config import MAX_REDIS_NODES, RedisClusterExports, RedisConfig
 from components.rolling import Roller
 
 REDIS_PORT = 6379
-BUS_PORT = 16379
 CONF_PATH = "/usr/local/etc/redis/redis.conf"
 PASSWORD_PATH = "/run/secrets/redis-password"
 INIT_SCRIPT_PATH = "/usr/local/bin/redis-cluster-init.sh"
 
-# Liveness: PING may answer LOADING (replaying the AOF) or MASTERDOWN (replica
-# without its master) while the process is fine; restarting it would only make
-# things worse. The password is read from the config file so that it never
-# shows up in `docker inspect`.
-NODE_HEALTH = (
-    f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {CONF_PATH})\" "
-    f"redis-cli --no-auth-warning -p {REDIS_PORT} ping | grep -Eq 'PONG|LOADING|MASTERDOWN'"
-)
+
+def node_health(port: int) -> str:
+    """Liveness: PING may answer LOADING (replaying the AOF) or MASTERDOWN (replica
+    without its master) while the process is fine; restarting it would only make
+    things worse. The password is read from the config file so that it never
+    shows up in `docker inspect`."""
+    return (
+        f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {CONF_PATH})\" "
+        f"redis-cli --no-auth-warning -p {port} ping | grep -Eq 'PONG|LOADING|MASTERDOWN'"
+    )
 
 
 def cluster_nodes(config: RedisConfig, site: dn.Site) -> list[dn.Node]:
     """Node i at the i-th address of the Redis block, published on base + i.
 
     The addresses are fixed: nodes announce them (`cluster-announce-ip`), so
-    they must not change across restarts."""
+    they must not change across restarts. With several hosts, node i runs on
+    the host placement gives it and announces that host's address and port
+    base + i (it listens there inside its container too, so that the announced,
+    the published and the listening port are one number)."""
     ips = site.ips("redis", config.node_count)
     base = config.host_port_base
+    if site.hosts:
+        assert base is not None  # the stack root refuses hosts without hostPortBase
+        placed = place_redis(config, list(site.hosts)).nodes
+        return [
+            dn.Node(
+                f"{site.prefix}-{i}",
+                site.hosts[host].address,
+                base + i,
+                None,
+                host=host,
+                container_ip=ips[i],
+            )
+            for i, host in enumerate(placed)
+        ]
     return [
         dn.Node(f"{site.prefix}-{i}", ip, REDIS_PORT, None if base is None else base + i)
         for i, ip in enumerate(ips)
     ]
 
 
-def node_conf(config: RedisConfig, ip: str, password: str) -> str:
+def published(node: dn.Node, site: dn.Site) -> list[docker.ContainerPortArgs]:
+    """Single host: the client port on `hostBind`. Several hosts: the client and
+    the cluster bus port, 1:1 on the host's `publishOn`, which other hosts reach."""
+    if node.host is None:
+        return node.published(site.host_bind)
+    bind = site.hosts[node.host].bind
+    return [
+        docker.ContainerPortArgs(internal=port, external=port, ip=bind)
+        for port in (node.port, node.port + BUS_PORT_OFFSET)
+    ]
+
+
+def node_conf(config: RedisConfig, node: dn.Node, password: str) -> str:
     """redis.conf of one node.
 
     `cluster-node-timeout` is the failover window: a master is marked failed
@@ -54,15 +85,16 @@ def node_conf(config: RedisConfig, ip: str, password: str) -> str:
     5 s stall of a master (`docker pause`) without a failover, which 3000 and
     3500 ms did not (bench/failover_sweep.py); a longer stall (a long fork,
     swapping) is failed over.
-    Announcing the fixed container IP keeps `nodes.conf` valid across restarts.
+    Announcing the fixed container IP keeps `nodes.conf` valid across restarts;
+    across hosts, the host's address and published ports do the same.
     """
     cluster_lines = [
         "cluster-enabled yes",
         "cluster-config-file nodes.conf",
         f"cluster-node-timeout {config.node_timeout_ms}",
-        f"cluster-announce-ip {ip}",
-        f"cluster-announce-port {REDIS_PORT}",
-        f"cluster-announce-bus-port {BUS_PORT}",
+        f"cluster-announce-ip {node.ip}",
+        f"cluster-announce-port {node.port}",
+        f"cluster-announce-bus-port {node.port + BUS_PORT_OFFSET}",
         "cluster-require-full-coverage yes",
         # Redis waits 5 s before a diskless full sync to batch replicas; the
         # wait delays the moment a fresh replica can take over, and replicas of
@@ -72,7 +104,7 @@ def node_conf(config: RedisConfig, ip: str, password: str) -> str:
         "repl-diskless-sync-delay 0",
     ]
     lines = dn.redis_base_conf(
-        REDIS_PORT,
+        node.port,
         config.memory_mb,
         config.maxmemory_policy,
         config.appendfsync,
@@ -101,6 +133,13 @@ class RedisCluster(RedisTier):
     stack's network follow `MOVED` redirects directly. Clients on the Docker host
     use the published ports (`host_bind:host_port_base+i`) and map announced
     addresses to them (`host_address_map` output; redis-py: `address_remap`).
+
+    Across several Docker hosts (`site.hosts`), no container network spans the
+    hosts: node i announces its host's address with port base + i and bus port
+    base + i + 10000, both published 1:1, so nodes, containers on any host and
+    clients on the operator's machine follow redirects with no address map.
+    Placement (components/placement.py) keeps each shard's members on distinct
+    hosts and no majority of masters on one host.
     """
 
     type_token = "infra:redis:Cluster"
@@ -111,14 +150,15 @@ class RedisCluster(RedisTier):
     host_address_map: pulumi.Output[dict[str, str]]
     password: pulumi.Output[str]
 
-    def build(self, name: str, image: docker.RemoteImage, password: pulumi.Output[str]) -> None:
+    def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
         nodes = cluster_nodes(self.config, self.site)
         hooks = self._rolling(name, nodes, password)
         containers = [
-            self._node(name, i, node, image, password, hooks) for i, node in enumerate(nodes)
+            self._node(name, i, node, images.on(node.host), password, hooks)
+            for i, node in enumerate(nodes)
         ]
         init = self._init(
-            name, nodes, image, password, containers, self._scaling(name, nodes, password)
+            name, nodes, images.on(), password, containers, self._scaling(name, nodes, password)
         )
         self._set_outputs(nodes, password, init)
 
@@ -150,23 +190,31 @@ class RedisCluster(RedisTier):
         name: str,
         i: int,
         node: dn.Node,
-        image: docker.RemoteImage,
+        image: pulumi.Output[str],
         password: pulumi.Output[str],
         hooks: pulumi.ResourceHookBinding | None,
     ) -> docker.Container:
-        volume = dn.data_volume(f"{name}-data-{i}", node.name, self.site.labels, self)
-        conf = password.apply(lambda pw: node_conf(self.config, node.ip, pw))
+        host = None if node.host is None else self.site.hosts[node.host]
+        provider = None if host is None else host.provider
+        network = self.site.network if host is None else host.network
+        volume = dn.data_volume(f"{name}-data-{i}", node.name, self.site.labels, self, provider)
+        conf = password.apply(lambda pw: node_conf(self.config, node, pw))
         return dn.service_container(
             f"{name}-node-{i}",
             name=node.name,
             hostname=node.name,
-            image=image.image_id,
+            image=image,
             command=["redis-server", CONF_PATH],
             uploads=[docker.ContainerUploadArgs(file=CONF_PATH, content=conf, permissions="0644")],
-            networks_advanced=dn.network_attachment(self.site.network, node.ip, [node.name]),
-            ports=node.published(self.site.host_bind),
+            networks_advanced=dn.network_attachment(
+                network, node.container_ip or node.ip, [node.name]
+            ),
+            ports=published(node, self.site),
             volumes=dn.volume_mount(volume, "/data"),
-            healthcheck=dn.shell_healthcheck(NODE_HEALTH, interval="2s"),
+            healthcheck=dn.shell_healthcheck(
+                node_health(REDIS_PORT if host is None else node.port), interval="2s"
+            ),
+            provider=provider,
             memory=self.config.memory_mb,
             wait_timeout=90,
             stop_grace_s=dn.REDIS_STOP_GRACE_S,
@@ -179,10 +227,10 @@ class RedisCluster(RedisTier):
         self,
         name: str,
         nodes: list[dn.Node],
-        image: docker.RemoteImage,
+        image: pulumi.Output[str],
         password: pulumi.Output[str],
         containers: list[docker.Container],
-        hooks: pulumi.ResourceHookBinding,
+        hooks: pulumi.ResourceHookBinding | None,
     ) -> docker.Container:
         """Forms the cluster, then stays up as its health probe.
 
@@ -198,9 +246,14 @@ class RedisCluster(RedisTier):
             f"{name}-init",
             name=init_name,
             hostname=init_name,
-            image=image.image_id,
+            image=image,
             command=["sh", INIT_SCRIPT_PATH],
-            envs=[f"NODES={node_list}", f"REPLICAS={self.config.replicas}", "WAIT_SECONDS=120"],
+            envs=[
+                f"NODES={node_list}",
+                f"REPLICAS={self.config.replicas}",
+                "WAIT_SECONDS=120",
+                *self._shards_env(nodes),
+            ],
             uploads=[
                 docker.ContainerUploadArgs(
                     file=INIT_SCRIPT_PATH,
@@ -223,13 +276,26 @@ class RedisCluster(RedisTier):
             hooks=hooks,
         )
 
+    def _shards_env(self, nodes: list[dn.Node]) -> list[str]:
+        """Several hosts: which node is which shard's master and replicas, so that
+        the cluster is formed as placed (`redis-cli --cluster create` would pair
+        nodes by its own anti-affinity guess). Shard s: nodes s, s + shards, ..."""
+        if not self.site.hosts:
+            return []
+        shards = self.config.shards
+        groups = [",".join(n.address for n in nodes[s::shards]) for s in range(shards)]
+        return [f"SHARDS={' '.join(groups)}"]
+
     def _scaling(
         self, name: str, nodes: list[dn.Node], password: pulumi.Output[str]
-    ) -> pulumi.ResourceHookBinding:
+    ) -> pulumi.ResourceHookBinding | None:
         """`shards`/`replicas` changed on a live cluster (components/redis_scaling.py):
         the init container is replaced then, after every new node is up and before
         any removed node is deleted, so its `before_create` hook reshapes the cluster
-        (a first creation finds no cluster and leaves forming it to the container)."""
+        (a first creation finds no cluster and leaves forming it to the container).
+        Not across hosts yet: `infra up` refuses such a change before the engine."""
+        if self.site.hosts:
+            return None
         by_addr = ho.RedisNodes(
             endpoints=block_endpoints(self.site, self.config.host_port_base),
             announced={},
@@ -253,9 +319,14 @@ class RedisCluster(RedisTier):
     ) -> None:
         seed = nodes[0].address
         self.nodes = pulumi.Output.from_input([node.output() for node in nodes])
-        self.host_address_map = pulumi.Output.from_input(
-            dn.host_address_map(nodes, self.site.host_bind)
+        # Across hosts the announced addresses are the reachable ones: the map is
+        # the identity, kept so that every reader works unchanged.
+        remap = (
+            {n.address: n.address for n in nodes}
+            if self.site.hosts
+            else dn.host_address_map(nodes, self.site.host_bind)
         )
+        self.host_address_map = pulumi.Output.from_input(remap)
         self.password = password
         # The URL depends on the init container: it is only useful once formed.
         self.url = pulumi.Output.all(password, init.id).apply(lambda v: f"redis://:{v[0]}@{seed}")

@@ -14,6 +14,7 @@ from components.config_base import (
     port_problems,
     problems_error,
 )
+from components.placement import PlacementConfig
 
 MAX_REDIS_NODES = 80  # the address plan reserves .10-.89 of the subnet for Redis nodes
 MAX_REPLICAS = 5
@@ -85,6 +86,8 @@ class RedisConfig(ComponentConfig):
     min_replicas_to_write: int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
     min_replicas_max_lag_s: int = Field(default=10, ge=1, le=3600)
     sentinel_host_port_base: int | None = Field(default=26379, ge=1024, le=65535)
+    # Which host runs which node, when the stack has `hosts` (components/placement.py).
+    placement: PlacementConfig = PlacementConfig()
 
     @field_validator("image")
     @classmethod

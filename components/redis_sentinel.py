@@ -202,7 +202,8 @@ class RedisSentinel(RedisTier):
     host_address_map: pulumi.Output[dict[str, str]]
     password: pulumi.Output[str]
 
-    def build(self, name: str, image: docker.RemoteImage, password: pulumi.Output[str]) -> None:
+    def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
+        image = images.on()
         self.layout = Layout(self.config, self.site)
         node_hooks, sentinel_hooks = self._rolling(name, password)
         nodes = [
@@ -291,7 +292,7 @@ class RedisSentinel(RedisTier):
         name: str,
         g: int,
         k: int,
-        image: docker.RemoteImage,
+        image: pulumi.Output[str],
         password: pulumi.Output[str],
         hooks: pulumi.ResourceHookBinding | None,
     ) -> docker.Container:
@@ -303,7 +304,7 @@ class RedisSentinel(RedisTier):
             f"{name}-node-{g}-{k}",
             name=node.name,
             hostname=node.name,
-            image=image.image_id,
+            image=image,
             command=["sh", SCRIPT_PATH, "node"],
             envs=[f"TEMPLATE={NODE_TEMPLATE}", f"CONF={NODE_CONF}", f"PORT={REDIS_PORT}"],
             uploads=self._uploads(NODE_TEMPLATE, template),
@@ -330,7 +331,7 @@ class RedisSentinel(RedisTier):
         self,
         name: str,
         j: int,
-        image: docker.RemoteImage,
+        image: pulumi.Output[str],
         password: pulumi.Output[str],
         nodes: list[docker.Container],
         hooks: pulumi.ResourceHookBinding | None,
@@ -346,7 +347,7 @@ class RedisSentinel(RedisTier):
             f"{name}-sentinel-{j}",
             name=sentinel.name,
             hostname=sentinel.name,
-            image=image.image_id,
+            image=image,
             command=["sh", SCRIPT_PATH, "sentinel"],
             envs=[
                 f"TEMPLATE={SENTINEL_TEMPLATE}",

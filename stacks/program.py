@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_docker as docker
 
-from components.docker_node import Site
+from components.docker_node import HostSite, Site
 from components.mongo_config import MongoConfig
 from components.mongo_replicaset import MongoReplicaSet
 from components.monitoring import Monitoring
@@ -25,6 +25,7 @@ from components.redis_config import RedisConfig
 from components.redis_sentinel import RedisSentinel
 from stacks import addressing
 from stacks.config import ConfigInvalid, StackConfig, parse_config
+from stacks.config.hosts import HostConfig
 from stacks.config.root import SKIP_VAR
 from stacks.registry import Component
 
@@ -39,7 +40,7 @@ def read_config() -> StackConfig:
     """Typed config from the engine's view of the stack file (secrets excluded)."""
     cfg = pulumi.Config(NAMESPACE)
     raw: dict[str, Any] = {}
-    keys = ["network", *StackConfig.registry.component_keys()]
+    keys = ["network", "hosts", *StackConfig.registry.component_keys()]
     for key in keys:
         value = cfg.get_object(key)
         if value is not None:
@@ -74,10 +75,12 @@ def name_prefix() -> str:
     return f"{pulumi.get_project()}-{pulumi.get_stack()}"
 
 
-def make_network(config: StackConfig) -> docker.Network:
+def make_network(
+    config: StackConfig, logical_name: str = "network", provider: docker.Provider | None = None
+) -> docker.Network:
     net = config.network
     return docker.Network(
-        "network",
+        logical_name,
         name=net.name or name_prefix(),
         driver="bridge",
         ipam_configs=[
@@ -86,7 +89,17 @@ def make_network(config: StackConfig) -> docker.Network:
         labels=[
             docker.NetworkLabelArgs(label=k, value=v) for k, v in stack_labels("network").items()
         ],
+        opts=pulumi.ResourceOptions(provider=provider),
     )
+
+
+def make_host(host: HostConfig, config: StackConfig) -> HostSite:
+    """One Docker host of the stack: its own provider, and the stack network on
+    it (same name and subnet on every host: no container network spans hosts;
+    nodes reach each other at the hosts' addresses)."""
+    provider = docker.Provider(f"host-{host.name}", host=host.docker, cert_path=host.cert_path)
+    network = make_network(config, f"network-{host.name}", provider)
+    return HostSite(host.name, host.address, host.bind, provider, network.name)
 
 
 @dataclass
@@ -97,19 +110,39 @@ class Wiring:
     network: docker.Network | None = None
     # What the components built so far run that monitoring can scrape.
     targets: list[ScrapeTarget] = field(default_factory=list)
+    hosts: dict[str, HostSite] = field(default_factory=dict)
 
     def site(self, component: str) -> Site:
-        if self.network is None:
-            self.network = make_network(self.config)
-            pulumi.export("networkName", self.network.name)
         subnet = self.config.network.subnet
         return Site(
-            network=self.network.name,
+            network=self._network_name(),
             prefix=f"{name_prefix()}-{component}",
             host_bind=self.config.network.host_bind,
             labels=stack_labels(component),
             ips=lambda role, count: addressing.addresses(subnet, role, count),
+            hosts=self._hosts(),
         )
+
+    def _network_name(self) -> pulumi.Output[str]:
+        if self.config.hosts:
+            return pulumi.Output.from_input(next(iter(self._hosts().values())).network)
+        if self.network is None:
+            self.network = make_network(self.config)
+            pulumi.export("networkName", self.network.name)
+        return self.network.name
+
+    def _hosts(self) -> dict[str, HostSite]:
+        if self.config.hosts and not self.hosts:
+            self.hosts = {h.name: make_host(h, self.config) for h in self.config.hosts}
+            pulumi.export("networkName", next(iter(self.hosts.values())).network)
+        return self.hosts
+
+    def opts(self) -> pulumi.ResourceOptions | None:
+        """Several hosts: a component's own resources go to the first host."""
+        hosts = self._hosts()
+        if not hosts:
+            return None
+        return pulumi.ResourceOptions(providers=[next(iter(hosts.values())).provider])
 
     def secret(self, key: str) -> pulumi.Output[str]:
         return require_secret(key)
@@ -121,11 +154,15 @@ class Wiring:
 
 
 def build_redis_cluster(name: str, config: RedisConfig, wiring: Wiring) -> RedisCluster:
-    return RedisCluster(name, config, wiring.site(name), wiring.secret("redisPassword"))
+    return RedisCluster(
+        name, config, wiring.site(name), wiring.secret("redisPassword"), wiring.opts()
+    )
 
 
 def build_redis_sentinel(name: str, config: RedisConfig, wiring: Wiring) -> RedisSentinel:
-    return RedisSentinel(name, config, wiring.site(name), wiring.secret("redisPassword"))
+    return RedisSentinel(
+        name, config, wiring.site(name), wiring.secret("redisPassword"), wiring.opts()
+    )
 
 
 def build_mongo(name: str, config: MongoConfig, wiring: Wiring) -> MongoReplicaSet:
@@ -137,6 +174,7 @@ def build_mongo(name: str, config: MongoConfig, wiring: Wiring) -> MongoReplicaS
         wiring.site(name),
         root_password=wiring.secret("mongoRootPassword"),
         key_file=wiring.secret("mongoKeyFile"),
+        opts=wiring.opts(),
     )
 
 
@@ -162,7 +200,7 @@ def build_monitoring(name: str, config: MonitoringConfig, wiring: Wiring) -> Mon
     """Built last (`collects_targets`): it scrapes what every other component runs."""
     redis = any(t.exporter == "redis" for t in wiring.targets)
     password = wiring.secret("redisPassword") if redis else None
-    return Monitoring(name, config, wiring.site(name), wiring.targets, password)
+    return Monitoring(name, config, wiring.site(name), wiring.targets, password, wiring.opts())
 
 
 def main() -> None:

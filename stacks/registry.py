@@ -65,6 +65,9 @@ class Component:
     scrape: str | None = None
     # Takes every other component's scrape targets (monitoring): built last.
     collects_targets: bool = False
+    # "module:function" (config, host names) -> components.placement.Placed: where
+    # its nodes go on a stack with `hosts` (None: on the first host).
+    place: str | None = None
 
     def config_model(self) -> type[ComponentConfig]:
         found: type[ComponentConfig] = resolve(self.model)
@@ -86,6 +89,9 @@ class Component:
 
     def scraper(self) -> Callable[[Any], Any] | None:
         return resolve(self.scrape) if self.scrape else None
+
+    def placer(self) -> Callable[[Any, list[str]], Any] | None:
+        return resolve(self.place) if self.place else None
 
     def is_deployed(self, outputs: Mapping[str, Any]) -> bool:
         """The stack outputs come from this entry (listed, and its selector matches)."""
@@ -172,6 +178,7 @@ def _redis(mode: str, exports: str, build: str) -> Component:
         secrets={"redisPassword": _token},
         applies=lambda c: c.enabled and c.mode == mode,
         deployed_when={"redisMode": mode},
+        place="components.placement:place_redis",
     )
 
 
@@ -190,6 +197,7 @@ REGISTRY = Registry(
             secrets={"mongoRootPassword": _token, "mongoKeyFile": _mongo_key_file},
             on_by_default=False,
             scrape="components.mongo_replicaset:scrape_targets",
+            place="components.placement:place_members",
         ),
         Component(
             key="edge",

@@ -101,9 +101,13 @@ def refuse_unsafe_scale(deployer: Any) -> None:
     redis = deployer.config.typed("redis", RedisConfig)
     if redis.mode != "cluster":
         return
+    from cli.engine.rollout_plan import refuse_host_moves
     from cli.engine.rollout_plan import refuse_unsafe_scale as refuse
 
     def outputs() -> dict[str, Any]:
         return {item.name: item.value for item in deployer.outputs()}
 
+    if deployer.config.hosts:
+        refuse_host_moves(redis, deployer.config.host_names(), outputs)
+        return
     refuse(redis, deployer.config.network.subnet, outputs)

@@ -113,6 +113,23 @@ class Deployer:
     def require_docker(self) -> None:
         if self.file.uses_local_docker:
             tools.docker_engine()
+        if self.config.hosts and self.config.uses_docker():
+            from cli.engine import images
+
+            images.reach_all(self.config.hosts)
+
+    def distribute_images(self) -> None:
+        """Stacks with `hosts`: every image on every host before the engine runs
+        (cli/engine/images.py)."""
+        if not self.config.hosts:
+            return
+        from rich.console import Console
+
+        from cli.engine import images
+
+        skipped = set(filter(None, self.env.get(SKIP_VAR, "").split(",")))
+        wanted = [i for k, i in self.config.docker_images().items() if k not in skipped]
+        images.distribute(self.config.hosts, sorted(set(wanted)), Console(stderr=True), self.notify)
 
     # --- stack -----------------------------------------------------------------
     def _workspace_opts(self, binary: str) -> auto.LocalWorkspaceOptions:
@@ -270,6 +287,7 @@ class Deployer:
         killed = self.clear_stale_locks()
         stack = self.stack(program=True, changes=True, deploys=True)
         self.ensure_secrets(stack, generate=self.stack_name == LOCAL_STACK)
+        self.distribute_images()
         if killed and self.file.uses_local_docker:
             orphans = interrupted.pending_creates(self.pending(stack))
             interrupted.remove_orphans(local_containers(), orphans, self.notify)

@@ -226,6 +226,39 @@ def refuse_unsafe_scale(
         return
 
 
+def refuse_host_moves(
+    config: RedisConfig, hosts: list[str], outputs: Callable[[], Mapping[str, Any]]
+) -> None:
+    """Across hosts, a cluster keeps its shape and its placement: a node that
+    changed host or count would announce a new address, which the live-scaling
+    and rolling hand-overs do not move yet. Refused before the engine (exit 2)."""
+    from components.placement import place_redis
+
+    try:
+        deployed = RedisClusterExports.read(outputs()).redis_nodes
+    except (InfraError, ValueError):
+        return  # not deployed yet, or not a cluster: nothing to keep
+    wanted = place_redis(config, hosts).nodes
+    had = [n.host for n in deployed]
+    if had == wanted:
+        return
+    moved = [
+        f"{n.name}: {n.host or 'the single engine'} -> {h}"
+        for n, h in zip(deployed, wanted, strict=False)
+        if n.host != h
+    ]
+    raise InvalidInput(
+        f"redis: this change moves nodes between hosts or changes their number "
+        f"({len(had)} deployed, {len(wanted)} configured); across hosts that is not "
+        "supported yet",
+        [
+            *moved[:6],
+            "keep shards, replicas, hosts and pins as deployed, or move the data: "
+            "`infra backup`, `infra down`, `infra up`, `infra restore`",
+        ],
+    )
+
+
 def touches_topology(plan: Mapping[str, Any]) -> bool:
     """Redis nodes created or deleted outright (not replaced): a scale."""
     return any(

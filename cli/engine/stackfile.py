@@ -30,8 +30,9 @@ class StackFile:
 
     @property
     def uses_local_docker(self) -> bool:
-        """Docker components on the local engine (no `docker:host` in the stack file)."""
-        if not self.config.uses_docker():
+        """Docker components on the local engine (no `docker:host` in the stack
+        file, no `infra:hosts`)."""
+        if not self.config.uses_docker() or self.config.hosts:
             return False
         return "docker:host" not in self.document["config"] and not os.environ.get(
             "INFRA_SKIP_DOCKER_CHECK"

@@ -8,7 +8,9 @@
 #                                  reports cluster_state:ok (Docker healthcheck)
 #
 # Environment: NODES ("ip:port ip:port ..."), REPLICAS (per master),
-# WAIT_SECONDS (default 120), PASSWORD_FILE (default /run/secrets/redis-password).
+# WAIT_SECONDS (default 120), PASSWORD_FILE (default /run/secrets/redis-password);
+# SHARDS ("master,replica,... master,replica,..."): form exactly these shards
+# (several Docker hosts: the placement decides, not redis-cli's own pairing).
 # Exit codes: 1 a node never answered or the cluster never became ok;
 # 3 the nodes already form a cluster whose membership differs from NODES.
 set -u
@@ -69,9 +71,32 @@ known_nodes() {
 
 create_cluster() {
     log "creating the cluster: $(count "$NODES") nodes, $REPLICAS replica(s) per master"
+    if [ -n "${SHARDS:-}" ]; then
+        create_placed
+        return
+    fi
     # shellcheck disable=SC2086
     redis-cli --no-auth-warning --cluster create $NODES \
         --cluster-replicas "$REPLICAS" --cluster-yes
+}
+
+# The masters first (slots spread evenly), then each replica joined to its own
+# shard's master by node id.
+create_placed() {
+    masters=""
+    for shard in $SHARDS; do masters="$masters ${shard%%,*}"; done
+    # shellcheck disable=SC2086
+    redis-cli --no-auth-warning --cluster create $masters --cluster-replicas 0 \
+        --cluster-yes || return 1
+    for shard in $SHARDS; do
+        master="${shard%%,*}"
+        id="$(cli "$master" cluster myid | tr -d '\r')"
+        for replica in $(echo "${shard#*,}" | tr ',' ' '); do
+            [ "$replica" = "$master" ] && continue
+            redis-cli --no-auth-warning --cluster add-node "$replica" "$master" \
+                --cluster-slave --cluster-master-id "$id" || return 1
+        done
+    done
 }
 
 wait_until_ok() {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import tarfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -56,12 +57,8 @@ def _retry_removal(action: Callable[[], None], what: str) -> None:
 class Engine:
     """One Docker client; each method takes and returns plain property dicts."""
 
-    def __init__(self, host: str | None = None) -> None:
-        self.client = (
-            docker.DockerClient(base_url=host, timeout=120)
-            if host
-            else docker.from_env(timeout=120)
-        )
+    def __init__(self, host: str | None = None, cert_path: str | None = None) -> None:
+        self.client = client_for(host, cert_path)
 
     # --- dispatch --------------------------------------------------------------------
     def create(self, type_: str, inputs: Props, timeout: float) -> tuple[str, Props]:
@@ -400,6 +397,27 @@ class Engine:
             self.client.api.remove_container(cid, v=True, force=True)
         except NotFound:
             return
+
+
+def client_for(host: str | None, cert_path: str | None = None) -> docker.DockerClient:
+    """The Docker client for a provider's `host`, as upstream connects
+    (kreuzwerker provider.go / config.go): the environment's engine when unset;
+    `cert_path`'s ca.pem, cert.pem and key.pem for a tcp:// host (TLS, verified);
+    ssh:// through the system `ssh` running `docker system dial-stdio` on the
+    host, as the Docker CLI's connection helper does."""
+    if not host:
+        return docker.from_env(timeout=120)
+    if host.startswith("ssh://"):
+        return docker.DockerClient(base_url=host, timeout=120, use_ssh_client=True)
+    tls: docker.tls.TLSConfig | bool = False
+    if cert_path:
+        folder = Path(cert_path).expanduser()
+        tls = docker.tls.TLSConfig(
+            client_cert=(str(folder / "cert.pem"), str(folder / "key.pem")),
+            ca_cert=str(folder / "ca.pem"),
+            verify=True,
+        )
+    return docker.DockerClient(base_url=host, timeout=120, tls=tls)
 
 
 def _restart_policy(name: str | None, retries: Any = None) -> dict[str, Any] | None:

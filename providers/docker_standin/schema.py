@@ -124,9 +124,10 @@ FIELDS: dict[str, dict[str, Field]] = {
     CONTAINER: CONTAINER_FIELDS,
 }
 
-# Provider configuration keys the stand-in understands (`docker:host`); the engine
-# adds `version`.
-PROVIDER_CONFIG = {"host", "version"}
+# Provider configuration keys the stand-in understands: `host` (unix://, tcp://,
+# ssh://) and `certPath` (a directory with ca.pem, cert.pem and key.pem for a
+# tcp:// host, upstream `cert_path`); the engine adds `version`.
+PROVIDER_CONFIG = {"host", "certPath", "version"}
 
 
 def is_unknown(value: Any) -> bool:

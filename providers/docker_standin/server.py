@@ -50,12 +50,13 @@ def resource_type(urn: str, given: str = "") -> str:
 class Provider(provider_pb2_grpc.ResourceProviderServicer):
     def __init__(self) -> None:
         self.host: str | None = None
+        self.cert_path: str | None = None
         self._engine: Engine | None = None
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = Engine(self.host)
+            self._engine = Engine(self.host, self.cert_path)
         return self._engine
 
     # --- plugin ------------------------------------------------------------------------
@@ -67,7 +68,10 @@ class Provider(provider_pb2_grpc.ResourceProviderServicer):
         failures = [
             provider_pb2.CheckFailure(
                 property=key,
-                reason=f"docker:{key} is not implemented by {NAME}; only docker:host is",
+                reason=(
+                    f"docker:{key} is not implemented by {NAME}; only docker:host and "
+                    "docker:certPath are"
+                ),
             )
             for key in sorted(news)
             if key not in PROVIDER_CONFIG and not key.startswith("__")
@@ -76,7 +80,7 @@ class Provider(provider_pb2_grpc.ResourceProviderServicer):
 
     def DiffConfig(self, request: Any, context: Any) -> Any:
         olds, news = to_dict(request.olds), to_dict(request.news)
-        changed = [k for k in ("host",) if olds.get(k) != news.get(k)]
+        changed = [k for k in ("host", "certPath") if olds.get(k) != news.get(k)]
         return provider_pb2.DiffResponse(
             changes=provider_pb2.DiffResponse.DIFF_SOME
             if changed
@@ -88,6 +92,8 @@ class Provider(provider_pb2_grpc.ResourceProviderServicer):
         args = to_dict(request.args)
         host = args.get("host") or request.variables.get("docker:host")
         self.host = host if host and host != UNKNOWN else None
+        cert_path = args.get("certPath") or request.variables.get("docker:certPath")
+        self.cert_path = cert_path if cert_path and cert_path != UNKNOWN else None
         return provider_pb2.ConfigureResponse(
             supportsPreview=True, acceptSecrets=False, acceptResources=False
         )

@@ -28,8 +28,12 @@ from pydantic.alias_generators import to_camel, to_snake
 from components.config_base import ComponentConfig, Model, problems_error
 from stacks.config.base import NAMESPACE
 from stacks.config.errors import ConfigInvalid, Problem, problems_from
+from stacks.config.hosts import HostConfig, host_problems
 from stacks.config.network import NetworkConfig
 from stacks.registry import REGISTRY, Component, Registry
+
+if TYPE_CHECKING:
+    from components.placement import Placed
 
 # Provider credentials that must never sit in a stack file in plain text.
 PROVIDER_SECRET_KEYS = {"cloudflare:apiToken": "CLOUDFLARE_API_TOKEN"}
@@ -59,6 +63,47 @@ class StackConfig(Model):
 
     registry: ClassVar[Registry] = REGISTRY
     network: NetworkConfig = NetworkConfig()
+    # Several Docker hosts (stacks/config/hosts.py); empty: one engine.
+    hosts: list[HostConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _placed(self) -> StackConfig:
+        """With `hosts`: every component's placement, checked before any engine
+        call (too few hosts names how many are needed; a bad pin names the node)."""
+        if not self.hosts:
+            return self
+        problems = host_problems(self.hosts)
+        if not problems:
+            problems = [(f"{key}.placement", msg) for key, msg in self.placement_errors()]
+        if problems:
+            raise problems_error("StackConfig", problems)
+        return self
+
+    def host_names(self) -> list[str]:
+        return [h.name for h in self.hosts]
+
+    def placements(self) -> dict[str, Placed]:
+        """component key -> where its nodes go (stacks with `hosts` only)."""
+        out = {}
+        for entry in self.active():
+            placer = entry.placer()
+            if placer is not None:
+                out[entry.key] = placer(self.part(entry.key), self.host_names())
+        return out
+
+    def placement_errors(self) -> list[tuple[str, str]]:
+        from components.placement import PlacementError
+
+        problems = []
+        for entry in self.active():
+            placer = entry.placer()
+            if placer is None:
+                continue
+            try:
+                placer(self.part(entry.key), self.host_names())
+            except PlacementError as exc:
+                problems.append((entry.key, str(exc)))
+        return problems
 
     @model_validator(mode="after")
     def _host_ports_apart(self) -> StackConfig:
@@ -124,7 +169,9 @@ class StackConfig(Model):
         return ", ".join(dict.fromkeys(parts)) or "no components"
 
     def advisories(self) -> list[str]:
-        return [a for key in self.enabled_components() for a in self.part(key).advisories()]
+        own = [a for key in self.enabled_components() for a in self.part(key).advisories()]
+        placed = self.placements() if self.hosts else {}
+        return own + [f"{key}.placement: {w}" for key, p in placed.items() for w in p.warnings]
 
     def without(self, names: list[str]) -> StackConfig:
         """This config with the named components disabled (see SKIP_VAR)."""

@@ -7,6 +7,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,6 +19,7 @@ from components import mongo_handover as ho
 from components.base import InfraComponent
 from components.mongo_config import ARBITER_PORT_OFFSET, MemberRole, MongoConfig, MongoExports
 from components.monitoring_config import ScrapeTarget
+from components.placement import place_members
 from components.rolling import Roller
 
 KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile"
@@ -54,6 +56,14 @@ class Layout:
     (`port_base + 50`), so that going from 3 members to 2 + arbiter never hands
     the arbiter the address or port of a member that still runs (Pulumi
     creates the new container before it deletes the old one).
+
+    Across several Docker hosts (`site.hosts`) no container network spans the
+    hosts, so members cannot find each other by container name: member i runs
+    on the host placement gives it (components/placement.py: one member per
+    host), and the replica set config names it by that host's address and its
+    port, published 1:1 there (`member_host`). Members, the init container and
+    clients anywhere all reach it at that address, and no /etc/hosts line is
+    needed.
     """
 
     config: MongoConfig
@@ -76,6 +86,15 @@ class Layout:
     def is_arbiter(self, i: int) -> bool:
         return self.config.arbiter and i == len(self.roles)
 
+    @cached_property
+    def placed(self) -> list[str]:
+        """The host of member i (stacks with `hosts` only; the arbiter last)."""
+        return place_members(self.config, list(self.site.hosts)).nodes
+
+    def docker_host(self, i: int) -> dn.HostSite | None:
+        """The host member i runs on, or None on a stack with one engine."""
+        return self.site.hosts[self.placed[i]] if self.site.hosts else None
+
     def port(self, i: int) -> int:
         return self.config.port_base + (ARBITER_PORT_OFFSET if self.is_arbiter(i) else i)
 
@@ -85,12 +104,31 @@ class Layout:
         return self.site.ips("mongo", i + 1)[i]
 
     def member_host(self, i: int) -> str:
-        return f"{self.host_name(i)}:{self.port(i)}"
+        """Member i in the replica set config: its container name on one engine
+        (Docker's DNS resolves it on the stack network), its host's address
+        across hosts (no name resolves across them)."""
+        host = self.docker_host(i)
+        return f"{self.host_name(i) if host is None else host.address}:{self.port(i)}"
 
     def node(self, i: int) -> dn.Node:
-        """Member i as the host sees it: published 1:1 on its port when `publish`."""
-        port = self.port(i)
+        """Member i as the host sees it: published 1:1 on its port when `publish`.
+        Across hosts, at its host's address (`host_endpoint` then reaches it
+        there, not on the operator's loopback)."""
+        port, host = self.port(i), self.docker_host(i)
+        if host is not None:
+            return dn.Node(
+                self.host_name(i), host.address, port, None, host=host.name, container_ip=self.ip(i)
+            )
         return dn.Node(self.host_name(i), self.ip(i), port, port if self.config.publish else None)
+
+    def published(self, i: int) -> list[docker.ContainerPortArgs]:
+        """Member i's port, 1:1 on `hostBind` (one engine, when `publish`) or on
+        its host's `publishOn` (across hosts, where it is how members meet)."""
+        host = self.docker_host(i)
+        if host is None:
+            return self.node(i).published(self.site.host_bind)
+        port = self.port(i)
+        return [docker.ContainerPortArgs(internal=port, external=port, ip=host.bind)]
 
     def resource(self, name: str, i: int) -> str:
         """Pulumi resource name of member i's container."""
@@ -220,6 +258,41 @@ def preferred_primary(layout: Layout) -> int:
     return max(range(len(layout.roles)), key=lambda i: layout.roles[i].priority)
 
 
+def member_outputs(layout: Layout) -> list[dict[str, Any]]:
+    """The `members` output: each member as the set config names it, where it
+    is reached (`ip`: its container address, or its host's address across
+    hosts, where `dockerHost` names the host it runs on) and its role."""
+    out = []
+    for i, m in enumerate(rs_spec(layout)["members"]):
+        node = layout.node(i)
+        placed = {} if node.host is None else {"dockerHost": node.host}
+        out.append(
+            {
+                "name": layout.host_name(i),
+                "host": m["host"],
+                "ip": node.ip,
+                "hostPort": layout.port(i) if layout.config.publish else None,
+                **{k: m[k] for k in ("priority", "votes", "hidden", "secondaryDelaySecs")},
+                "arbiterOnly": m["arbiterOnly"],
+                **placed,
+            }
+        )
+    return out
+
+
+def host_access(layout: Layout) -> tuple[str, str]:
+    """Where `hostDirectUrl` reaches the preferred primary, and the /etc/hosts
+    line that lets the Docker host use the in-network names. Across hosts the
+    set config names members by reachable addresses: the primary at its own,
+    and no hosts line is needed (empty)."""
+    primary = preferred_primary(layout)
+    if layout.site.hosts:
+        return layout.member_host(primary), ""
+    host_ip = "127.0.0.1" if layout.site.host_bind == "0.0.0.0" else layout.site.host_bind
+    names = " ".join(layout.host_name(i) for i in range(layout.member_count))
+    return f"{host_ip}:{layout.port(primary)}", f"{host_ip} {names}"
+
+
 def handover_members(name: str, layout: Layout) -> ho.MongoMembers:
     """What the rolling hooks need (components/mongo_handover.py): every member
     container by resource name, its published host endpoint and its name in the
@@ -254,6 +327,13 @@ class MongoReplicaSet(InfraComponent):
     connection string works unchanged on the host (failover and secondary reads
     included); without it, `host_direct_url` talks to the preferred primary
     only (`directConnection=true`).
+
+    Across several Docker hosts (`site.hosts`) each member runs on its placed
+    host's engine and network, and the set config names it `<host address>:
+    <port>` (`Layout.member_host`), published 1:1: no container network spans
+    the hosts, so those are the only addresses every member, the init
+    container (on the first host) and clients share. `url` and `host_url` are
+    then the same, and `hosts_entry` is empty.
     """
 
     exports_model = MongoExports
@@ -277,12 +357,15 @@ class MongoReplicaSet(InfraComponent):
         layout = self.layout = Layout.of(config, site)
         password = pulumi.Output.secret(root_password)
         key = pulumi.Output.secret(key_file).apply(check_key_file)
-        image = dn.node_image(name, config.image, self)
+        images = dn.Images(name, config.image, site, self)
         hooks = self._rolling(name, layout, password)
         containers = [
-            self._member(name, layout, i, image, key, hooks) for i in range(layout.member_count)
+            self._member(name, layout, i, images.on(layout.node(i).host), key, hooks)
+            for i in range(layout.member_count)
         ]
-        init = self._init(name, layout, image, key, password, containers)
+        # The init container runs on the first host (the component's default
+        # provider) and reaches members at their `member_host` addresses.
+        init = self._init(name, layout, images.on(), key, password, containers)
         self._set_outputs(layout, password, init)
 
     def _rolling(
@@ -317,19 +400,21 @@ class MongoReplicaSet(InfraComponent):
         name: str,
         layout: Layout,
         i: int,
-        image: docker.RemoteImage,
+        image: pulumi.Output[str],
         key_file: pulumi.Output[str],
         hooks: pulumi.ResourceHookBinding | None,
     ) -> docker.Container:
         host, port, arbiter = layout.host_name(i), layout.port(i), layout.is_arbiter(i)
-        node = layout.node(i)
+        on = layout.docker_host(i)
+        provider = None if on is None else on.provider
+        network = layout.site.network if on is None else on.network
         suffix = "arbiter" if arbiter else str(i)
-        volume = dn.data_volume(f"{name}-data-{suffix}", host, layout.site.labels, self)
+        volume = dn.data_volume(f"{name}-data-{suffix}", host, layout.site.labels, self, provider)
         return dn.service_container(
             layout.resource(name, i),
             name=host,
             hostname=host,
-            image=image.image_id,
+            image=image,
             command=mongod_command(layout, i),
             uploads=[
                 docker.ContainerUploadArgs(
@@ -339,8 +424,8 @@ class MongoReplicaSet(InfraComponent):
                     file=PING_SH, content=dn.script_text("mongo-ping.sh"), permissions="0755"
                 ),
             ],
-            networks_advanced=dn.network_attachment(layout.site.network, layout.ip(i), [host]),
-            ports=node.published(layout.site.host_bind),
+            networks_advanced=dn.network_attachment(network, layout.ip(i), [host]),
+            ports=layout.published(i),
             volumes=dn.volume_mount(volume, DATA_DIR),
             healthcheck=dn.shell_healthcheck(
                 member_health(port), interval="5s", timeout="10s", retries=6, start_period="30s"
@@ -354,13 +439,14 @@ class MongoReplicaSet(InfraComponent):
             },
             parent=self,
             hooks=hooks,
+            provider=provider,
         )
 
     def _init(
         self,
         name: str,
         layout: Layout,
-        image: docker.RemoteImage,
+        image: pulumi.Output[str],
         key_file: pulumi.Output[str],
         password: pulumi.Output[str],
         members: list[docker.Container],
@@ -398,7 +484,7 @@ class MongoReplicaSet(InfraComponent):
             f"{name}-init",
             name=init_name,
             hostname=init_name,
-            image=image.image_id,
+            image=image,
             # Through `sh` so that the image's entrypoint does not drop to the
             # mongodb user, who could not read the root-owned secrets.
             command=["sh", "-c", f"exec mongosh --nodb --quiet --norc {INIT_JS}"],
@@ -425,28 +511,12 @@ class MongoReplicaSet(InfraComponent):
     def _set_outputs(
         self, layout: Layout, password: pulumi.Output[str], init: docker.Container
     ) -> None:
-        spec = rs_spec(layout)
-        members = [
-            {
-                "name": layout.host_name(i),
-                "host": m["host"],
-                "ip": layout.ip(i),
-                "hostPort": layout.port(i) if layout.config.publish else None,
-                "priority": m["priority"],
-                "votes": m["votes"],
-                "hidden": m["hidden"],
-                "secondaryDelaySecs": m["secondaryDelaySecs"],
-                "arbiterOnly": m["arbiterOnly"],
-            }
-            for i, m in enumerate(spec["members"])
-        ]
+        members = member_outputs(layout)
         rs_options = {
             "replicaSet": layout.config.replica_set,
             "readPreference": layout.config.read_preference,
         }
-        direct = layout.member_host(preferred_primary(layout)).split(":")[1]
-        host_ip = "127.0.0.1" if layout.site.host_bind == "0.0.0.0" else layout.site.host_bind
-        names = " ".join(layout.host_name(i) for i in range(layout.member_count))
+        direct, hosts_entry = host_access(layout)
         # The URLs depend on the init container: they are only useful once the
         # set is initiated and the root user exists.
         ready = pulumi.Output.all(password, init.id)
@@ -464,12 +534,12 @@ class MongoReplicaSet(InfraComponent):
         )
         self.host_direct_url = ready.apply(
             lambda v: (
-                connection_url(layout, v[0], [f"{host_ip}:{direct}"], directConnection="true")
+                connection_url(layout, v[0], [direct], directConnection="true")
                 if layout.config.publish
                 else None
             )
         )
-        self.hosts_entry = pulumi.Output.from_input(f"{host_ip} {names}")
+        self.hosts_entry = pulumi.Output.from_input(hosts_entry)
         self.register_outputs(
             {
                 "members": self.members,

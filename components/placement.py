@@ -267,8 +267,13 @@ def _check_published(config: Any) -> None:
             "redis.hostPortBase is required with hosts: nodes announce their host's "
             "address and their published port (set it, e.g. to 7000)"
         )
-    last = base + config.node_count - 1 + (BUS_PORT_OFFSET if config.mode == "cluster" else 0)
-    if last > 65535:
+    if config.mode == "sentinel" and config.sentinel_host_port_base is None:
+        raise PlacementError(
+            "redis.sentinelHostPortBase is required with hosts: Sentinels announce their "
+            "host's address and their published port (set it, e.g. to 26379)"
+        )
+    last = base + config.node_count - 1 + BUS_PORT_OFFSET
+    if config.mode == "cluster" and last > 65535:
         raise PlacementError(
             f"the cluster bus ports (hostPortBase + 10000 + i) run to {last}, past 65535: "
             "lower redis.hostPortBase"

@@ -22,6 +22,7 @@ bench/redis_sentinel_failover.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pulumi
@@ -31,6 +32,7 @@ from components import docker_node as dn
 from components import redis_handover as ho
 from components import sentinel_handover as sh
 from components.monitoring_config import ScrapeTarget
+from components.placement import Placed, place_redis
 from components.redis_base import RedisTier
 from components.redis_config import SENTINEL_GROUP_STRIDE, RedisConfig, RedisSentinelExports
 from components.rolling import Roller
@@ -60,6 +62,17 @@ class Layout:
     recorded. Sentinel j sits at the j-th address of the Sentinel block.
     Addresses are fixed, and everything is announced by IP: no hostname
     resolution, so a stopped container cannot cause "Failed to resolve hostname".
+
+    Across several Docker hosts (`site.hosts`) no container network spans the
+    hosts, so a node cannot be reached at its container address from another
+    host: member k of group g runs on the host placement gives it
+    (components/placement.py: a group's members on distinct hosts, Sentinels
+    one per host) and announces that host's address with port
+    `host_port_base` + offset (Sentinel j: `sentinel_host_port_base` + j),
+    published 1:1 and listened on inside the container too. Sentinel
+    discovery through Docker's NAT breaks unless what a node or Sentinel
+    announces is exactly what the others can reach: the published address
+    and port, one number everywhere.
 
     Why the defaults are what they are (components/redis_config.py holds them):
 
@@ -102,18 +115,38 @@ class Layout:
         """(group, member) of every data node; member 0 starts as the primary."""
         return [(g, k) for g in range(self.config.shards) for k in range(1 + self.config.replicas)]
 
+    @cached_property
+    def placed(self) -> Placed:
+        """Which host runs each data node and Sentinel (stacks with `hosts` only)."""
+        return place_redis(self.config, list(self.site.hosts))
+
     def node(self, g: int, k: int) -> dn.Node:
         offset = g * SENTINEL_GROUP_STRIDE + k
         ip = self.site.ips("redis", offset + 1)[offset]
         base = self.config.host_port_base
+        name = f"{self.site.prefix}-{g}-{k}"
+        if self.site.hosts:
+            assert base is not None  # the stack root refuses hosts without hostPortBase
+            host = self.placed.nodes[g * (1 + self.config.replicas) + k]
+            return self._placed_node(name, host, base + offset, ip)
         port = None if base is None else base + offset
-        return dn.Node(f"{self.site.prefix}-{g}-{k}", ip, REDIS_PORT, port)
+        return dn.Node(name, ip, REDIS_PORT, port)
 
     def sentinel(self, j: int) -> dn.Node:
         ip = self.site.ips("sentinel", j + 1)[j]
         base = self.config.sentinel_host_port_base
+        name = f"{self.site.prefix}-sentinel-{j}"
+        if self.site.hosts:
+            assert base is not None  # the stack root refuses hosts without it
+            return self._placed_node(name, self.placed.sentinels[j], base + j, ip)
         port = None if base is None else base + j
-        return dn.Node(f"{self.site.prefix}-sentinel-{j}", ip, SENTINEL_PORT, port)
+        return dn.Node(name, ip, SENTINEL_PORT, port)
+
+    def _placed_node(self, name: str, host: str, port: int, container_ip: str) -> dn.Node:
+        """A node on `host`: announced at the host's address and `port`, which is
+        published 1:1 there and listened on inside, so no address map is needed."""
+        address = self.site.hosts[host].address
+        return dn.Node(name, address, port, None, host=host, container_ip=container_ip)
 
     def nodes(self) -> list[dn.Node]:
         return [self.node(g, k) for g, k in self.members()]
@@ -130,22 +163,24 @@ def node_conf(layout: Layout, g: int, k: int, password: str) -> str:
     """redis.conf template of member k of group g.
 
     `replica-announce-ip/-port` make the primary (and so Sentinel) list this
-    replica at its fixed container address even if a NAT sits in between.
+    replica at its fixed container address even if a NAT sits in between;
+    across hosts, at its host's address and published port (`Layout`), which
+    it also listens on.
     Member 0 starts as the primary; after that the role is Sentinel's: the start
     script keeps the `replicaof` line Sentinel last wrote (CONFIG REWRITE).
     """
-    config = layout.config
+    config, node, primary = layout.config, layout.node(g, k), layout.node(g, 0)
     lines = dn.redis_base_conf(
-        REDIS_PORT, config.memory_mb, config.maxmemory_policy, config.appendfsync, password
+        node.port, config.memory_mb, config.maxmemory_policy, config.appendfsync, password
     )
     lines += [
-        f"replica-announce-ip {layout.node(g, k).ip}",
-        f"replica-announce-port {REDIS_PORT}",
+        f"replica-announce-ip {node.ip}",
+        f"replica-announce-port {node.port}",
         f"min-replicas-to-write {config.sentinel_min_replicas_to_write}",
         f"min-replicas-max-lag {config.min_replicas_max_lag_s}",
     ]
     if k > 0:
-        lines.append(f"replicaof {layout.node(g, 0).ip} {REDIS_PORT}")
+        lines.append(f"replicaof {primary.ip} {primary.port}")
     return "\n".join([*lines, ""])
 
 
@@ -153,27 +188,28 @@ def sentinel_conf(layout: Layout, j: int, password: str) -> str:
     """sentinel.conf template of Sentinel j.
 
     `sentinel announce-ip/-port` pin what this Sentinel advertises to its peers
-    to its fixed address. `requirepass` protects the Sentinel itself, and
+    to its fixed address (across hosts: its host's address and published port,
+    which it also listens on). `requirepass` protects the Sentinel itself, and
     `sentinel sentinel-pass` is what it sends to its (equally protected) peers;
     `sentinel auth-pass` is what it sends to the data nodes.
     """
-    config = layout.config
+    config, sentinel = layout.config, layout.sentinel(j)
     lines = [
-        f"port {SENTINEL_PORT}",
+        f"port {sentinel.port}",
         "bind 0.0.0.0",
         "protected-mode no",
         "dir /data",
-        f"sentinel announce-ip {layout.sentinel(j).ip}",
-        f"sentinel announce-port {SENTINEL_PORT}",
+        f"sentinel announce-ip {sentinel.ip}",
+        f"sentinel announce-port {sentinel.port}",
         "sentinel resolve-hostnames no",
         "sentinel announce-hostnames no",
         f"requirepass {password}",
         f"sentinel sentinel-pass {password}",
     ]
     for g in range(config.shards):
-        name = master_set(g)
+        name, primary = master_set(g), layout.node(g, 0)
         lines += [
-            f"sentinel monitor {name} {layout.node(g, 0).ip} {REDIS_PORT} {config.sentinel_quorum}",
+            f"sentinel monitor {name} {primary.ip} {primary.port} {config.sentinel_quorum}",
             f"sentinel auth-pass {name} {password}",
             f"sentinel down-after-milliseconds {name} {config.down_after_ms}",
             f"sentinel failover-timeout {name} {config.failover_timeout_ms}",
@@ -191,6 +227,12 @@ class RedisSentinel(RedisTier):
     advertise addresses the others cannot use), so the topology itself never
     uses published ports; they exist only for clients on the Docker host,
     which map announced addresses to them (`host_address_map` output).
+
+    Across several Docker hosts (`site.hosts`) there is no shared network to
+    announce on, so every node and Sentinel announces its host's address and
+    a port published 1:1, the one it listens on inside (`Layout`): what
+    Sentinel and replicas announce is then reachable from every host and
+    from clients, and the address map is the identity.
     """
 
     type_token = "infra:redis:Sentinel"
@@ -203,17 +245,49 @@ class RedisSentinel(RedisTier):
     password: pulumi.Output[str]
 
     def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
-        image = images.on()
-        self.layout = Layout(self.config, self.site)
+        layout = self.layout = Layout(self.config, self.site)
         node_hooks, sentinel_hooks = self._rolling(name, password)
         nodes = [
-            self._node(name, g, k, image, password, node_hooks) for g, k in self.layout.members()
+            self._node(name, g, k, images.on(layout.node(g, k).host), password, node_hooks)
+            for g, k in layout.members()
         ]
         sentinels = [
-            self._sentinel(name, j, image, password, nodes, sentinel_hooks)
+            self._sentinel(
+                name, j, images.on(layout.sentinel(j).host), password, nodes, sentinel_hooks
+            )
             for j in range(self.config.sentinels)
         ]
         self._set_outputs(password, sentinels)
+
+    def _host(self, node: dn.Node) -> dn.HostSite | None:
+        return None if node.host is None else self.site.hosts[node.host]
+
+    def _placement(self, node: dn.Node) -> dict[str, Any]:
+        """The container settings that depend on where `node` runs: one engine,
+        on the stack network at its fixed address, its port published on
+        `hostBind` (if at all); across hosts, on its host's engine and network,
+        its own port published 1:1 on the host's `publishOn`, which other
+        hosts and clients reach (and which it announces)."""
+        host = self._host(node)
+        if host is None:
+            return {
+                "networks_advanced": dn.network_attachment(self.site.network, node.ip, [node.name]),
+                "ports": node.published(self.site.host_bind),
+            }
+        return {
+            "networks_advanced": dn.network_attachment(
+                host.network, node.container_ip or node.ip, [node.name]
+            ),
+            "ports": [
+                docker.ContainerPortArgs(internal=node.port, external=node.port, ip=host.bind)
+            ],
+            "provider": host.provider,
+        }
+
+    def _volume(self, logical_name: str, node: dn.Node) -> docker.Volume:
+        host = self._host(node)
+        provider = None if host is None else host.provider
+        return dn.data_volume(logical_name, node.name, self.site.labels, self, provider)
 
     def _rolling(
         self, name: str, password: pulumi.Output[str]
@@ -297,7 +371,7 @@ class RedisSentinel(RedisTier):
         hooks: pulumi.ResourceHookBinding | None,
     ) -> docker.Container:
         site, node = self.layout.site, self.layout.node(g, k)
-        volume = dn.data_volume(f"{name}-data-{g}-{k}", node.name, site.labels, self)
+        volume = self._volume(f"{name}-data-{g}-{k}", node)
         template = password.apply(lambda pw: node_conf(self.layout, g, k, pw))
         role = "primary" if k == 0 else "replica"
         return dn.service_container(
@@ -306,10 +380,10 @@ class RedisSentinel(RedisTier):
             hostname=node.name,
             image=image,
             command=["sh", SCRIPT_PATH, "node"],
-            envs=[f"TEMPLATE={NODE_TEMPLATE}", f"CONF={NODE_CONF}", f"PORT={REDIS_PORT}"],
+            # PORT: what the script's health probe talks to (the node's own port).
+            envs=[f"TEMPLATE={NODE_TEMPLATE}", f"CONF={NODE_CONF}", f"PORT={node.port}"],
             uploads=self._uploads(NODE_TEMPLATE, template),
-            networks_advanced=dn.network_attachment(site.network, node.ip, [node.name]),
-            ports=node.published(site.host_bind),
+            **self._placement(node),
             volumes=dn.volume_mount(volume, "/data"),
             healthcheck=dn.shell_healthcheck(f"sh {SCRIPT_PATH} node-health", interval="2s"),
             memory=self.layout.config.memory_mb,
@@ -341,7 +415,7 @@ class RedisSentinel(RedisTier):
         enough peers to reach the quorum and authorize a failover), so
         `pulumi up` fails when the Sentinels cannot form a working quorum."""
         site, sentinel = self.layout.site, self.layout.sentinel(j)
-        volume = dn.data_volume(f"{name}-sentinel-data-{j}", sentinel.name, site.labels, self)
+        volume = self._volume(f"{name}-sentinel-data-{j}", sentinel)
         template = password.apply(lambda pw: sentinel_conf(self.layout, j, pw))
         return dn.service_container(
             f"{name}-sentinel-{j}",
@@ -352,11 +426,10 @@ class RedisSentinel(RedisTier):
             envs=[
                 f"TEMPLATE={SENTINEL_TEMPLATE}",
                 f"CONF={SENTINEL_CONF}",
-                f"PORT={SENTINEL_PORT}",
+                f"PORT={sentinel.port}",
             ],
             uploads=self._uploads(SENTINEL_TEMPLATE, template),
-            networks_advanced=dn.network_attachment(site.network, sentinel.ip, [sentinel.name]),
-            ports=sentinel.published(site.host_bind),
+            **self._placement(sentinel),
             volumes=dn.volume_mount(volume, "/data"),
             healthcheck=dn.shell_healthcheck(
                 f"sh {SCRIPT_PATH} sentinel-health", interval="2s", start_period="30s"
@@ -387,9 +460,7 @@ class RedisSentinel(RedisTier):
         self.master_sets = pulumi.Output.from_input(
             [master_set(g) for g in range(layout.config.shards)]
         )
-        self.host_address_map = pulumi.Output.from_input(
-            dn.host_address_map([*layout.nodes(), *layout.sentinels()], layout.site.host_bind)
-        )
+        self.host_address_map = pulumi.Output.from_input(self._address_map())
         self.password = password
         self.register_outputs(
             {
@@ -400,6 +471,15 @@ class RedisSentinel(RedisTier):
                 "password": self.password,
             }
         )
+
+    def _address_map(self) -> dict[str, str]:
+        """Announced -> reachable address. Across hosts the announced addresses
+        are the reachable ones: the identity, kept so that every reader works
+        unchanged."""
+        every = [*self.layout.nodes(), *self.layout.sentinels()]
+        if self.site.hosts:
+            return {n.address: n.address for n in every}
+        return dn.host_address_map(every, self.site.host_bind)
 
 
 def scrape_targets(tier: RedisSentinel) -> list[ScrapeTarget]:

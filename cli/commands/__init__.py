@@ -7,6 +7,26 @@ the operations clients (`cli.ops`) and the stack config are imported inside the
 command functions that need them.
 """
 
-from cli.commands import backup, drill, init, lifecycle, outputs, preview, status, validate
+from cli.commands import (
+    backup,
+    drill,
+    init,
+    lifecycle,
+    outputs,
+    preview,
+    rebalance,
+    status,
+    validate,
+)
 
-__all__ = ["backup", "drill", "init", "lifecycle", "outputs", "preview", "status", "validate"]
+__all__ = [
+    "backup",
+    "drill",
+    "init",
+    "lifecycle",
+    "outputs",
+    "preview",
+    "rebalance",
+    "status",
+    "validate",
+]

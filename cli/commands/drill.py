@@ -16,6 +16,14 @@ def drill(
     stack: StackArg,
     yes: YesOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            help="Take down a whole Docker host of the stack (every container of the stack "
+            "on it) instead of one master.",
+        ),
+    ] = None,
 ) -> None:
     """Failover drill: kill a Redis Cluster master, time the recovery.
 
@@ -24,10 +32,16 @@ def drill(
     keys survived, restarts the old master and measures its rejoin. Exit 1 if
     recovery fails, 6 if nothing is deployed.
 
-    Example:
+    With --host (stacks with hosts): kills every container of the stack on that
+    host, measures until every slot is served from the other hosts and writes
+    succeed, counts lost keys (written with WAIT 1), then starts them again and
+    measures until its nodes have rejoined.
+
+    Examples:
 
     \b
       infra drill local --yes
+      infra drill production --host b --yes
     """
     from cli.commands.outputs import deployed_outputs
     from cli.engine import deploy
@@ -41,14 +55,18 @@ def drill(
             f"stack '{stack}' has no Redis Cluster deployed: the drill needs redis.mode cluster"
         )
     confirm_or_refuse("drill", stack, yes)
-    containers = deploy.local_containers()
+    if host is not None:
+        host_drill(deployer, outputs, host, as_json)
+        return
+    get = deploy.node_containers(deployer, outputs)
     try:
-        result = drills.cluster_failover(
-            outputs, lambda n: containers.get(n).kill(), lambda n: containers.get(n).start()
-        )
+        result = drills.cluster_failover(outputs, lambda n: get(n).kill(), lambda n: get(n).start())
     except drills.DrillFailed as exc:
         raise OperationFailed(f"failover drill on '{stack}' failed: {exc}") from None
-    show_on_dashboard(containers, outputs, result.as_dict())
+    hosts = deployer.config.host_names()
+    # The dashboard runs on the first host across hosts.
+    where = deploy.host_containers(deployer, hosts[0]) if hosts else deploy.local_containers()
+    show_on_dashboard(where, outputs, result.as_dict())
     if as_json:
         emit_json(result.as_dict())
         return
@@ -78,3 +96,33 @@ def show_on_dashboard(containers: Any, outputs: dict[str, Any], result: dict[str
         info(f"the drill is not on the dashboard: {node}: {exc}")
         return
     info(f"drill recorded on the dashboard: {outputs.get('monitoringDashboardUrl')}")
+
+
+def host_drill(deployer: Any, outputs: dict[str, Any], host: str, as_json: bool) -> None:
+    from cli.engine import deploy
+    from cli.ops import drill as drills
+
+    containers = deploy.host_containers(deployer, host)
+    label = [f"infra.stack={deployer.stack_name}"]
+    victims = containers.list(filters={"label": label})
+    try:
+        result = drills.host_loss(
+            outputs,
+            host,
+            lambda: [c.kill() for c in victims],
+            lambda: [c.start() for c in victims],
+        )
+    except drills.DrillFailed as exc:
+        raise OperationFailed(f"host drill on '{deployer.stack_name}' failed: {exc}") from None
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    out.print(
+        Text(
+            f"host {host} down ({len(victims)} containers killed, masters lost: "
+            f"{', '.join(result.masters_lost) or 'none'}); every slot served after "
+            f"{result.all_slots_s:.2f}s, writes everywhere after {result.write_ok_s:.2f}s; "
+            f"{result.keys_lost}/{result.keys_checked} acknowledged keys lost; its nodes "
+            f"rejoined {result.rejoined_s:.2f}s after it came back"
+        )
+    )

@@ -50,10 +50,12 @@ def status(
     if as_json:
         emit_json([c.as_dict() for c in checks])
     for check in checks if not as_json else []:
-        mark = "ok  " if check.ok else "FAIL"
+        mark = ("WARN" if check.warnings else "ok  ") if check.ok else "FAIL"
         out.print(Text(f"{mark} {check.component}: {check.summary}"))
         for detail in check.details:
             out.print(Text(f"     - {detail}"))
+        for warning in check.warnings:
+            out.print(Text(f"     ! {warning}"))
     if not checks:
         info("no component with a health check in this stack's outputs: nothing to check")
     if not all(c.ok for c in checks):

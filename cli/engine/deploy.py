@@ -330,6 +330,28 @@ def local_containers() -> Any:
     return docker.from_env(timeout=30).containers
 
 
+def host_containers(deployer: Deployer, host: str) -> Any:
+    """The containers API of one of the stack's Docker hosts (`infra:hosts`)."""
+    from cli.engine import images
+
+    found = [h for h in deployer.config.hosts if h.name == host]
+    if not found:
+        names = ", ".join(deployer.config.host_names()) or "none: the stack runs on one engine"
+        raise InvalidInput(f"no host '{host}' in stack '{deployer.stack_name}' (hosts: {names})")
+    return images.reach(found[0]).containers
+
+
+def node_containers(deployer: Deployer, outputs: Mapping[str, Any]) -> Callable[[str], Any]:
+    """container name -> its container, on the host it runs on (node outputs
+    carry `host` across hosts) or on the local engine."""
+    hosts = {n["name"]: n.get("host") for n in outputs.get("redisNodes") or []}
+    if not any(hosts.values()):
+        local = local_containers()
+        return local.get
+    apis = {h: host_containers(deployer, h) for h in set(hosts.values()) if h}
+    return lambda name: apis[hosts[name]].get(name)
+
+
 def init_stack(
     project: Project, stack: str, template: str, force: bool, secrets_only: bool
 ) -> list[str]:

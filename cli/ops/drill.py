@@ -149,3 +149,99 @@ def cluster_failover(
         lost,
         round(killed_at, 3),
     )
+
+
+@dataclass
+class HostDrillResult:
+    host: str
+    nodes: list[str]  # the stack's Redis nodes that ran on it
+    masters_lost: list[str]
+    all_slots_s: float  # every slot served by a master on another host
+    write_ok_s: float  # every probe key writable again
+    rejoined_s: float  # after the host's containers started again: cluster healthy
+    keys_checked: int
+    keys_lost: int
+    killed_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def slots_elsewhere(view: ClusterView, survivors: list[NodeOutput]) -> int:
+    """Slots served by masters outside the lost host, as a survivor sees them
+    (before the failure is detected, the lost masters still count as live)."""
+    addresses = {f"{n.ip}:{n.port}" for n in survivors}
+    for node in survivors:
+        try:
+            slots = rediskit.master_slots(*view.endpoint(node), view.password)
+        except waiting.NOT_YET:
+            continue
+        return sum(
+            end - start + 1
+            for addr, ranges in slots.items()
+            if addr in addresses
+            for start, end in ranges
+        )
+    return 0
+
+
+def write_acknowledged(client: Any, keys: list[str]) -> None:
+    """Write the probe keys, then `WAIT 1` on every master: each key is on a
+    replica before the host goes, so a lost key is a real loss."""
+    for key in keys:
+        client.set(key, key)
+    for node in client.get_primaries():
+        node.redis_connection.execute_command("WAIT", 1, 5000)
+
+
+def host_loss(
+    outputs: Mapping[str, Any],
+    host: str,
+    stop: Callable[[], object],
+    start: Callable[[], object],
+    timeout: float = 120,
+) -> HostDrillResult:
+    """Take a whole Docker host down (`stop`: every container of the stack on it,
+    SIGKILL), measure until every slot is served by the other hosts and every
+    key is writable, count lost keys, then bring it back (`start`) and measure
+    until its nodes have rejoined and the cluster is healthy."""
+    view = ClusterView(RedisClusterExports.read(outputs))
+    on_host = [n for n in view.nodes if n.host == host]
+    survivors = [n for n in view.nodes if n.host != host]
+    if not on_host:
+        raise DrillFailed(f"no Redis node runs on host {host}")
+    if not view.healthy():
+        raise DrillFailed("the cluster is not healthy before the drill: see `infra status`")
+    masters = rediskit.topology(*view.endpoint(survivors[0]), view.password)
+    lost_masters = [n.name for n in on_host if f"{n.ip}:{n.port}" in masters]
+    client = rediskit.host_cluster_client(view.remap, view.password)
+    keys = [f"infra-drill:{host}:{i}" for i in range(PROBE_KEYS)]
+    try:
+        write_acknowledged(client, keys)
+        stop()
+        stopped, killed_at = time.monotonic(), time.time()
+        all_slots_s = wait_until(
+            lambda: slots_elsewhere(view, survivors) == 16384, timeout, "every slot served"
+        )
+        # New keys (as many, over every shard): rewriting the probe keys would
+        # hide their loss.
+        wait_until(
+            lambda: all(client.set(f"{k}:after", 1) for k in keys), timeout, "writes everywhere"
+        )
+        write_ok_s = time.monotonic() - stopped
+        lost = sum(1 for key in keys if client.get(key) != key)
+    finally:
+        client.close()
+    start()
+    rejoined_s = wait_until(view.healthy, timeout, f"the nodes of {host} rejoining")
+    return HostDrillResult(
+        host,
+        [n.name for n in on_host],
+        lost_masters,
+        round(all_slots_s, 3),
+        round(write_ok_s, 3),
+        round(rejoined_s, 3),
+        len(keys),
+        lost,
+        round(killed_at, 3),
+    )

@@ -29,6 +29,9 @@ class Check:
     ok: bool
     summary: str
     details: list[str] = field(default_factory=list)
+    # Healthy now, but weaker than deployed (e.g. a host whose loss would now
+    # lose a shard): shown, and not a failure (exit 0).
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +39,7 @@ class Check:
             "ok": self.ok,
             "summary": self.summary,
             "details": self.details,
+            "warnings": self.warnings,
         }
 
 
@@ -91,7 +95,28 @@ def redis_cluster(exports: RedisClusterExports) -> Check:
         f"{up}/{len(nodes)} nodes up, {masters} masters, {replicas} replicas in sync, "
         f"slots {slots_ok}/16384, cluster_state {'/'.join(sorted(states)) or 'unknown'}"
     )
-    return Check("redis", ok, summary, details)
+    check = Check("redis", ok, summary, details)
+    if any(n.host for n in nodes) and up:
+        add_placement(check, exports)
+    return check
+
+
+def add_placement(check: Check, exports: RedisClusterExports) -> None:
+    """Across hosts: which node runs where in which role, and a warning when
+    failovers have left a host whose loss would now lose a shard."""
+    from cli.ops import placement
+
+    try:
+        found = placement.report(exports)
+    except (redis.RedisError, OSError) as exc:
+        check.details.append(f"placement not read: {exc}")
+        return
+    check.details += [f"host {line}" for line in found.lines]
+    if found.warnings:
+        check.warnings += [
+            *found.warnings,
+            "`infra rebalance <stack>` moves the masters back where placement put them",
+        ]
 
 
 def redis_sentinel(exports: RedisSentinelExports) -> Check:

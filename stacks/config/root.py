@@ -84,6 +84,8 @@ class StackConfig(Model):
 
     def placements(self) -> dict[str, Placed]:
         """component key -> where its nodes go (stacks with `hosts` only)."""
+        if not self.hosts:
+            return {}
         out = {}
         for entry in self.active():
             placer = entry.placer()
@@ -170,7 +172,7 @@ class StackConfig(Model):
 
     def advisories(self) -> list[str]:
         own = [a for key in self.enabled_components() for a in self.part(key).advisories()]
-        placed = self.placements() if self.hosts else {}
+        placed = self.placements()
         return own + [f"{key}.placement: {w}" for key, p in placed.items() for w in p.warnings]
 
     def without(self, names: list[str]) -> StackConfig:

@@ -9,7 +9,10 @@ every few writes, and records each acknowledged write. Afterwards:
   write while the load ran, which is the longest window in which that slot
   refused (or stalled) writes, plus one round of the other slots (`round_s`,
   the normal gap, reported alongside);
-- `failed_writes` / `failed_reads`: attempts that raised.
+- `failed_writes` / `failed_reads`: attempts that raised;
+- `unreplicated`: with `wait_replicas`, writes that `WAIT` did not confirm on
+  that many replicas in time, which are not counted as acknowledged (a client
+  that needs a write to survive a failover waits for it the same way).
 
 The client is redis-py's (cluster or Sentinel-backed), whose own retries stay
 on: what an application sees is what is measured.
@@ -44,6 +47,7 @@ class LoadReport:
     failed_reads: int
     wrong_reads: int
     lost: int
+    unreplicated: int
     longest_gap_s: float
     round_s: float
     duration_s: float
@@ -56,8 +60,16 @@ class LoadReport:
 
 
 class WriteLoad:
-    def __init__(self, connect: Callable[[], Any], tags: int = 32, prefix: str = "load") -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        tags: int = 32,
+        prefix: str = "load",
+        wait_replicas: int = 0,
+    ) -> None:
         self.connect, self.tags, self.prefix = connect, tags, prefix
+        self.wait_replicas = wait_replicas
+        self.unreplicated = 0
         self.acked: dict[str, str] = {}
         self.last_ok: dict[int, float] = {}
         self.gaps: dict[int, float] = {}
@@ -96,10 +108,14 @@ class WriteLoad:
         key, tag = self.key(n), n % self.tags
         try:
             client.set(key, str(n))
+            replicated = self._replicated(client, key)
         except FAILURES as exc:
             self.failed_writes += 1
             self.errors.append(f"write {key}: {exc}")
             time.sleep(0.01)
+            return
+        if not replicated:
+            self.unreplicated += 1
             return
         now = time.monotonic()
         previous = self.last_ok.get(tag)
@@ -109,6 +125,15 @@ class WriteLoad:
             self.round_gaps.append(gap)
         self.last_ok[tag] = now
         self.acked[key] = str(n)
+
+    def _replicated(self, client: Any, key: str) -> bool:
+        """`WAIT` on the connection that wrote (one thread: the node's pool hands
+        back the connection it just got) for `wait_replicas` replicas, 1 s."""
+        if not self.wait_replicas:
+            return True
+        node = client.get_node_from_key(key)
+        count = node.redis_connection.execute_command("WAIT", self.wait_replicas, 1000)
+        return int(count) >= self.wait_replicas
 
     def _read(self, client: Any, n: int) -> None:
         m = n - self.tags  # the same slot, one round earlier
@@ -140,6 +165,7 @@ class WriteLoad:
             failed_reads=self.failed_reads,
             wrong_reads=self.wrong_reads,
             lost=lost,
+            unreplicated=self.unreplicated,
             longest_gap_s=round(max(self.gaps.values(), default=0.0), 3),
             round_s=round(statistics.median(self.round_gaps), 4) if self.round_gaps else 0.0,
             duration_s=round(time.monotonic() - self.started, 1),

@@ -20,6 +20,7 @@ def drill(
         str | None,
         typer.Option(
             "--host",
+            metavar="NAME",
             help="Take down a whole Docker host of the stack (every container of the stack "
             "on it) instead of one master.",
         ),

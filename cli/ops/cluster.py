@@ -10,9 +10,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.retry import Retry
 
 TIMEOUT_S = 2.0
+# One attempt per call: these clients probe ("does it answer within 2 s?") and
+# callers poll on their own. redis-py 8 retries 3 times with backoff by default,
+# which turns one unreachable host (packets dropped) into ~10 s per node.
+ONE_ATTEMPT = Retry(NoBackoff(), 0)
 
 
 def host_endpoint(remap: Mapping[str, str], ip: str, port: int) -> tuple[str, int]:
@@ -30,6 +36,7 @@ def node_client(host: str, port: int, password: str | None) -> redis.Redis:
         socket_timeout=TIMEOUT_S,
         socket_connect_timeout=TIMEOUT_S,
         decode_responses=True,
+        retry=ONE_ATTEMPT,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from redis.sentinel import Sentinel
 
-from cli.ops.cluster import host_endpoint
+from cli.ops.cluster import ONE_ATTEMPT, host_endpoint
 from components.redis_config import RedisSentinelExports, SentinelNodeOutput
 
 
@@ -61,7 +61,13 @@ def host_sentinel(
     return RemappedSentinel(
         remap,
         sentinels,
-        sentinel_kwargs={"password": password, "socket_timeout": socket_timeout},
+        # A Sentinel that does not answer (its host lost) costs one timeout, then
+        # discovery asks the next one.
+        sentinel_kwargs={
+            "password": password,
+            "socket_timeout": socket_timeout,
+            "retry": ONE_ATTEMPT,
+        },
         password=password,
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_timeout,

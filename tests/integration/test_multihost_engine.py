@@ -31,6 +31,7 @@ import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
+from cli.ops.sentinel import host_sentinel
 from tests.support import dockerenv
 from tests.support import netns_hosts as ns
 from tests.support.enginestack import TierStack, deployed_stack
@@ -246,3 +247,55 @@ def wait_until_healthy(tier: TierStack, timeout: float = 90) -> None:
             return
         time.sleep(1)
     raise AssertionError(f"not healthy {timeout}s after the host came back")
+
+
+@pytest.fixture(scope="module")
+def sentinel_tier(
+    tmp_path_factory: pytest.TempPathFactory,
+    proxy: Any,
+    engine_tools: Any,
+    docker_client: docker.DockerClient,
+    redis_image: str,
+    hosts: list[ns.NetnsHost],
+) -> Iterator[TierStack]:
+    config = stack_config(redis_image, hosts)
+    config["redis"] |= {"mode": "sentinel", "sentinelHostPortBase": 26379}
+    root = tmp_path_factory.mktemp("sentinels")
+    with deployed_stack(root, proxy, docker_client, config) as stack:
+        yield stack
+        stack.infra("down", stack.name, "--yes")
+        for host in hosts:
+            sweep(host.client(), stack.name)
+
+
+def test_sentinel_groups_across_hosts_fail_over_when_a_host_is_cut(
+    sentinel_tier: TierStack, hosts: list[ns.NetnsHost]
+) -> None:
+    """Groups' members on distinct hosts, Sentinels one per host; infra's own
+    Sentinel client finds every primary with no address map, and after h1 (a
+    primary and a Sentinel) is cut, the two Sentinels left promote its replica."""
+    tier = sentinel_tier
+    tier.ok("up", tier.name, "--yes")
+    outputs = tier.outputs()
+    assert sorted(s["host"] for s in outputs["redisSentinels"]) == ["h1", "h2", "h3"]
+    addresses = {h.name: h.address for h in hosts}
+    for group in outputs["redisMasterSets"]:
+        members = [n for n in outputs["redisNodes"] if n["masterSet"] == group]
+        assert len({n["host"] for n in members}) == len(members) == 2
+        assert all(n["ip"] == addresses[n["host"]] for n in members)
+    assert tier.ok("status", tier.name).out.startswith("ok   redis:")
+    discovery = host_sentinel(outputs, outputs["redisPassword"], socket_timeout=2.0)
+    for group in outputs["redisMasterSets"]:
+        discovery.master_for(group).set(f"across:{group}", group)
+        assert discovery.master_for(group).get(f"across:{group}") == group
+    before = discovery.discover_master("shard-0")
+    assert before[0] == addresses["h1"]
+    hosts[0].cut()
+    try:
+        dockerenv.wait_for(lambda: discovery.discover_master("shard-0") != before, timeout=60)
+        assert discovery.master_for("shard-0").set("after-cut", 1)
+    finally:
+        hosts[0].restore()
+    tier.ok("down", tier.name, "--yes")
+    label = {"label": f"infra.stack={tier.name}"}
+    assert all(h.client().containers.list(all=True, filters=label) == [] for h in hosts)

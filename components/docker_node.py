@@ -55,6 +55,16 @@ class Site:
     labels: Mapping[str, str]
     ips: Callable[[str, int], list[str]]
     hosts: Mapping[str, HostSite] = field(default_factory=dict)
+    # Where the operator's machine reaches ports published on `host_bind`, when
+    # that is not `host_bind` itself (across hosts: the first host's address).
+    public_host: str | None = None
+
+    @property
+    def url_host(self) -> str:
+        """The host part of a URL to a port published on `host_bind`."""
+        if self.public_host:
+            return self.public_host
+        return "127.0.0.1" if self.host_bind in ("0.0.0.0", "") else self.host_bind
 
 
 @dataclass(frozen=True)

@@ -290,7 +290,7 @@ class Monitoring(InfraComponent):
                 "--storage.tsdb.path=/prometheus",
                 f"--storage.tsdb.retention.time={config.retention}",
                 f"--web.listen-address=:{PROMETHEUS_PORT}",
-                f"--web.cors.origin={cors_origin(self.site.host_bind, config.dashboard_host_port)}",
+                f"--web.cors.origin={cors_origin(self.site.url_host, config.dashboard_host_port)}",
             ],
             uploads=[
                 docker.ContainerUploadArgs(
@@ -323,7 +323,7 @@ class Monitoring(InfraComponent):
                 ),
                 docker.ContainerUploadArgs(
                     file=f"{DASHBOARD_ROOT}/settings.json",
-                    content=dashboard_settings(host_url(bind, self.config.host_port)),
+                    content=dashboard_settings(host_url(self.site.url_host, self.config.host_port)),
                 ),
             ],
             ports=dn.Node(
@@ -342,7 +342,7 @@ class Monitoring(InfraComponent):
                 f"{name}: {len(unscraped)} {'/'.join(jobs)} target(s) not scraped: no "
                 "exporter for them can be run here (docs/monitoring.md)"
             )
-        bind = self.site.host_bind
+        bind = self.site.url_host
         self.prometheus_url = pulumi.Output.from_input(host_url(bind, self.config.host_port))
         self.alertmanager_url = pulumi.Output.from_input(
             host_url(bind, self.config.alertmanager_host_port)

@@ -32,8 +32,10 @@ class PlacementConfig(Model):
 
     `pins`: node index -> host name, placed before the automatic spread (Redis
     Cluster node i is shard i mod shards, member i // shards: nodes 0..shards-1
-    are the first masters). `allowColocation`: accept fewer hosts than losing
-    any one needs; `validate` and `status` then warn.
+    are the first masters; Sentinel mode: group g's member k is node
+    g * (1 + replicas) + k; Mongo: member i, the arbiter last).
+    `allowColocation`: accept fewer hosts than losing any one needs; `validate`
+    and `status` then warn.
     """
 
     pins: dict[int, str] = Field(default_factory=dict)
@@ -193,6 +195,18 @@ class Placed:
     nodes: list[str]
     warnings: list[str]
     sentinels: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """`a: nodes 0, 5; b: nodes 1, 3; ...` (node indexes as in `pins`)."""
+        hosts = dict.fromkeys([*self.nodes, *self.sentinels])
+        parts = []
+        for host in hosts:
+            nodes = [str(i) for i, h in enumerate(self.nodes) if h == host]
+            sentinels = [str(j) for j, h in enumerate(self.sentinels) if h == host]
+            what = [f"nodes {', '.join(nodes)}"] if nodes else []
+            what += [f"sentinels {', '.join(sentinels)}"] if sentinels else []
+            parts.append(f"{host}: {'; '.join(what)}")
+        return " | ".join(parts)
 
 
 def place_redis(config: Any, hosts: Sequence[str]) -> Placed:

@@ -113,14 +113,19 @@ class Wiring:
     hosts: dict[str, HostSite] = field(default_factory=dict)
 
     def site(self, component: str) -> Site:
+        """Across hosts, what a component publishes itself (monitoring's ports)
+        is on its first host, published there and reached at its address."""
         subnet = self.config.network.subnet
+        hosts = self._hosts()
+        first = next(iter(hosts.values()), None)
         return Site(
             network=self._network_name(),
             prefix=f"{name_prefix()}-{component}",
-            host_bind=self.config.network.host_bind,
+            host_bind=self.config.network.host_bind if first is None else first.bind,
             labels=stack_labels(component),
             ips=lambda role, count: addressing.addresses(subnet, role, count),
-            hosts=self._hosts(),
+            hosts=hosts,
+            public_host=None if first is None else first.address,
         )
 
     def _network_name(self) -> pulumi.Output[str]:

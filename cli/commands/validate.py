@@ -11,6 +11,7 @@ def validate(stack: StackArg) -> None:
 
     Reads stacks/Pulumi.<STACK>.yaml and reports every problem at once, one
     `path: message` line each, naming the fix (exit 2). Never starts Pulumi.
+    With `infra:hosts`, prints which node goes on which host.
 
     Example:
 
@@ -22,5 +23,7 @@ def validate(stack: StackArg) -> None:
 
     config = stackfile.load(find_project(), stack, info).config
     out.print(f"stacks/Pulumi.{stack}.yaml is valid: {config.describe()}", highlight=False)
+    for key, placed in config.placements().items():
+        out.print(f"placement of {key}: {placed.describe()}", highlight=False)
     for advice in config.advisories():
         err.print(f"warning: {advice}", highlight=False, markup=False)

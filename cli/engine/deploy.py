@@ -119,8 +119,8 @@ class Deployer:
             images.reach_all(self.config.hosts)
 
     def distribute_images(self) -> None:
-        """Stacks with `hosts`: every image on every host before the engine runs
-        (cli/engine/images.py)."""
+        """Stacks with `hosts`: the images each host needs, before the engine
+        runs (cli/engine/images.py)."""
         if not self.config.hosts:
             return
         from rich.console import Console
@@ -128,8 +128,8 @@ class Deployer:
         from cli.engine import images
 
         skipped = set(filter(None, self.env.get(SKIP_VAR, "").split(",")))
-        wanted = [i for k, i in self.config.docker_images().items() if k not in skipped]
-        images.distribute(self.config.hosts, sorted(set(wanted)), Console(stderr=True), self.notify)
+        wanted = self.config.host_images(skipped)
+        images.distribute(self.config.hosts, wanted, Console(stderr=True), self.notify)
 
     # --- stack -----------------------------------------------------------------
     def _workspace_opts(self, binary: str) -> auto.LocalWorkspaceOptions:

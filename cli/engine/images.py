@@ -13,7 +13,7 @@ fails naming it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -66,15 +66,19 @@ def reach_all(hosts: list[HostConfig]) -> None:
 
 
 def distribute(
-    hosts: list[HostConfig], images: list[str], console: Console, notify: Callable[[str], None]
+    hosts: list[HostConfig],
+    images: Mapping[str, list[str]],
+    console: Console,
+    notify: Callable[[str], None],
 ) -> list[Copied]:
-    """Put every image on every host that lacks it; what was copied."""
+    """Put on each host the images it needs (`images`: host name -> images)
+    and lacks; what was copied."""
     copied: list[Copied] = []
     local: docker.DockerClient | None = None
     for host in hosts:
         client = reach(host)
         try:
-            for image in images:
+            for image in images.get(host.name, []):
                 if _present(client, image):
                     continue
                 local = local or _local_engine()

@@ -16,6 +16,7 @@ from typing import Any
 from docker.errors import NotFound
 from docker.models.containers import Container
 
+from cli.ops.container_files import put_file
 from components.monitoring import DASHBOARD_ROOT
 
 DRILLS_FILE = "drills.json"
@@ -33,21 +34,11 @@ def read_drills(container: Container) -> list[dict[str, Any]]:
         return list(json.load(member)) if member else []
 
 
-def archive_of(name: str, data: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode = len(data), 0o644
-        archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def record_drill(container: Container, entry: dict[str, Any]) -> None:
     """Append one drill (no secret: names, addresses, seconds) and keep the last KEPT."""
     drills = [*read_drills(container), entry][-KEPT:]
     data = json.dumps(drills, indent=1).encode()
-    if not container.put_archive(DASHBOARD_ROOT, archive_of(DRILLS_FILE, data)):
-        raise OSError(f"{container.name}: could not write {DASHBOARD_ROOT}/{DRILLS_FILE}")
+    put_file(container, DASHBOARD_ROOT, DRILLS_FILE, data)
 
 
 def drill_entry(result: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]:

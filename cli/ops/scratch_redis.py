@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from cli.ops import waiting
+from cli.ops.container_files import put_file
 
 LABEL = "infra.scratch"
 # redis-server runs as the RDB checker when started under this name (Redis'
@@ -56,25 +57,12 @@ def _spooled(chunks: Iterator[bytes]) -> Iterator[Any]:
         yield spool
 
 
-def put_file(container: Any, source: Path, directory: str, name: str) -> None:
-    """Put `source` into the (created, not yet started) container as
-    directory/name; the tar is spooled to disk, not held in memory."""
-    with tempfile.TemporaryFile() as buffer:
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            info = tar.gettarinfo(str(source), arcname=name)
-            info.mode, info.uid, info.gid = 0o644, 0, 0
-            with source.open("rb") as handle:
-                tar.addfile(info, handle)
-        buffer.seek(0)
-        container.put_archive(directory, buffer)
-
-
 def check_rdb(containers: Any, image: str, rdb: Path) -> int:
     """Run Redis' RDB checker on the file; the number of keys it read."""
     command = ["sh", "-c", f"{CHECK_RDB} /data/dump.rdb"]
     container = containers.create(image, command, network_mode="none", labels={LABEL: "check-rdb"})
     try:
-        put_file(container, rdb, "/data", "dump.rdb")
+        put_file(container, "/data", "dump.rdb", rdb)
         container.start()
         code = container.wait(timeout=600)["StatusCode"]
         log = container.logs().decode(errors="replace")
@@ -102,7 +90,7 @@ def loader(containers: Any, image: str, rdb: Path) -> Iterator[redis.Redis]:
         image, command, ports={"6379/tcp": ("127.0.0.1", None)}, labels={LABEL: "loader"}
     )
     try:
-        put_file(container, rdb, "/data", "dump.rdb")
+        put_file(container, "/data", "dump.rdb", rdb)
         container.start()
         container.reload()
         port = int(container.ports["6379/tcp"][0]["HostPort"])

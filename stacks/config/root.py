@@ -162,6 +162,19 @@ class StackConfig(Model):
     def uses_docker(self) -> bool:
         return any(e.docker for e in self.active())
 
+    def host_images(self, skipped: Iterable[str] = ()) -> dict[str, list[str]]:
+        """Stacks with `hosts`: host name -> the images it needs. A placed
+        component has its image on every host, the others (monitoring) on the
+        first host only."""
+        wanted: dict[str, set[str]] = {h.name: set() for h in self.hosts}
+        for entry in self.active():
+            if entry.image is None or entry.key in skipped:
+                continue
+            image = entry.image(self.part(entry.key))
+            for host in wanted if entry.place else self.host_names()[:1]:
+                wanted[host].add(image)
+        return {host: sorted(images) for host, images in wanted.items()}
+
     def docker_images(self) -> dict[str, str]:
         """The image each enabled Docker component runs."""
         return {e.key: e.image(self.part(e.key)) for e in self.active() if e.image}

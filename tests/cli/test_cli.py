@@ -31,6 +31,26 @@ def test_validate_local(runner: CliRunner, project: Path) -> None:
     assert "Pulumi.local.yaml is valid: redis cluster 3x(1+1), mongo replica set of 3" in out
 
 
+def test_validate_shows_placement_over_hosts_and_warns_of_co_location(
+    runner: CliRunner, project: Path
+) -> None:
+    hosts = "".join(
+        f"    - {{name: {n}, docker: 'unix:///run/{n}.sock', address: 10.0.0.{i}}}\n"
+        for i, n in enumerate("ab", start=11)
+    )
+    (project / "stacks" / "Pulumi.mh.yaml").write_text(
+        f"config:\n  infra:hosts:\n{hosts}"
+        "  infra:redis:\n    placement: {allowColocation: true}\n"
+    )
+    code, out, err = invoke(runner, "validate", "mh")
+    assert code == 0, err
+    assert "placement of redis: a: nodes 0, 2, 4 | b: nodes 1, 3, 5" in out
+    assert "warning: redis.placement: co-located: 3 shards x (1 + 1) need at least 3 hosts" in err
+    (project / "stacks" / "Pulumi.mh.yaml").write_text(f"config:\n  infra:hosts:\n{hosts}")
+    code, _, err = invoke(runner, "validate", "mh")
+    assert code == 2 and "redis.placement: 3 shards x (1 + 1) need at least 3 hosts" in err
+
+
 def test_invalid_config_lists_every_problem_exit_2_and_touches_nothing(
     runner: CliRunner, project: Path
 ) -> None:

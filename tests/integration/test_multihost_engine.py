@@ -22,6 +22,7 @@ Every address is inside namespaces and containers this run created.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +32,7 @@ import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
+from cli.ops import prometheus
 from cli.ops.sentinel import host_sentinel
 from tests.support import dockerenv
 from tests.support import netns_hosts as ns
@@ -58,6 +60,9 @@ def stack_config(image: str, hosts: list[ns.NetnsHost]) -> dict[str, Any]:
     }
 
 
+MONITORING = {"enabled": True, "image": "infra-local/monitoring:debian", "scrapeIntervalS": 2}
+
+
 @pytest.fixture(scope="module")
 def tier(
     tmp_path_factory: pytest.TempPathFactory,
@@ -68,7 +73,8 @@ def tier(
     hosts: list[ns.NetnsHost],
 ) -> Iterator[TierStack]:
     root = tmp_path_factory.mktemp("multihost")
-    config = stack_config(redis_image, hosts)
+    dockerenv.require_image(docker_client, MONITORING["image"])
+    config = stack_config(redis_image, hosts) | {"monitoring": MONITORING}
     with deployed_stack(root, proxy, docker_client, config) as stack:
         yield stack
         stack.infra("down", stack.name, "--yes")
@@ -84,7 +90,9 @@ def sweep(client: docker.DockerClient, stack: str) -> None:
 @pytest.fixture(scope="module")
 def deployed(tier: TierStack) -> dict[str, Any]:
     result = tier.ok("up", tier.name, "--yes")
-    assert result.err.count("copied to host") == 3, result.err
+    copies = sorted(re.findall(r" copied to host (h\d) ", result.err))
+    # The Redis image on every host, monitoring's on the first one only.
+    assert copies == ["h1", "h1", "h2", "h3"], result.err
     return tier.outputs()
 
 
@@ -132,6 +140,22 @@ def test_up_places_each_shard_across_hosts(
     status = tier.ok("status", tier.name)
     assert "ok   redis: 6/6 nodes up, 3 masters, 3 replicas in sync" in status.out, status.out
     assert "host h1:" in status.out and "WARN" not in status.out, status.out
+
+
+def test_monitoring_on_the_first_host_scrapes_nodes_on_every_host(
+    deployed: dict[str, Any], hosts: list[ns.NetnsHost], tier: TierStack
+) -> None:
+    url = deployed["monitoringPrometheusUrl"]
+    assert url == f"http://{hosts[0].address}:9090"
+
+    def all_up() -> bool:
+        found = prometheus.targets(url)
+        return len(found) == 8 and all(t.up for t in found)
+
+    dockerenv.wait_for(all_up, timeout=60, interval=0.5)
+    slots = prometheus.query(url, "redis_cluster_slots_ok")
+    assert [float(r["value"][1]) for r in slots] == [16384.0] * 6
+    assert "ok   monitoring: prometheus at " + url in tier.ok("status", tier.name).out
 
 
 def test_clients_on_the_machine_and_on_another_host_follow_redirects(

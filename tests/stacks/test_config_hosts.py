@@ -101,3 +101,21 @@ def test_mongo_members_one_per_host_and_published() -> None:
     assert "mongo.publish must be true" in problems(
         {"hosts": THREE, "mongo": {**mongo, "publish": False}}
     )
+
+
+def test_placed_images_go_to_every_host_the_others_to_the_first() -> None:
+    config = parse_config({"hosts": THREE, "monitoring": {"enabled": True}})
+    redis, monitoring = config.part("redis").image, config.part("monitoring").image
+    assert config.host_images() == {
+        "a": sorted([redis, monitoring]),
+        "b": [redis],
+        "c": [redis],
+    }
+    assert config.host_images(skipped=["monitoring"])["a"] == [redis]
+
+
+def test_placement_is_described_per_host() -> None:
+    placed = parse_config({"hosts": THREE, "redis": {"mode": "sentinel"}}).placements()["redis"]
+    assert placed.describe() == (
+        "a: nodes 0, 5; sentinels 0 | b: nodes 1, 2; sentinels 1 | c: nodes 3, 4; sentinels 2"
+    )

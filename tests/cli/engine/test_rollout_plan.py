@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from cli.engine import rollout_plan as rp
+from cli.errors import InvalidInput, NothingDeployed
+from components.redis_config import RedisConfig
 
 
 def step(op: str, name: str, type_: str = rp.CONTAINER) -> dict[str, Any]:
@@ -81,3 +85,43 @@ def test_scale_lines() -> None:
     )
     refused = rp.scale_lines({"refused": "change shards and replicas in two runs"})
     assert refused == ["redis: `up` will refuse this scale: change shards and replicas in two runs"]
+
+
+def deployed_over(hosts: list[str]) -> dict[str, Any]:
+    nodes = [
+        {"name": f"n{i}", "ip": f"10.0.0.{i}", "port": 7000 + i, "hostPort": None, "host": h}
+        for i, h in enumerate(hosts)
+    ]
+    return {
+        "redisMode": "cluster",
+        "redisNodes": nodes,
+        "redisHostAddressMap": {},
+        "redisUrl": "redis://",
+        "redisPassword": "pw",
+    }
+
+
+PLACED = ["a", "b", "c", "b", "c", "a"]
+
+
+def test_across_hosts_a_change_that_keeps_every_node_where_it_is_passes() -> None:
+    rp.refuse_host_moves(RedisConfig(), ["a", "b", "c"], lambda: deployed_over(PLACED))
+
+
+def test_across_hosts_moving_or_adding_nodes_is_refused_before_the_engine() -> None:
+    with pytest.raises(InvalidInput) as moved:
+        rp.refuse_host_moves(RedisConfig(), ["a", "c", "b"], lambda: deployed_over(PLACED))
+    assert "moves nodes between hosts" in moved.value.message
+    assert "n1: b -> c" in moved.value.details
+    with pytest.raises(InvalidInput) as grown:
+        rp.refuse_host_moves(
+            RedisConfig(shards=4), ["a", "b", "c", "d"], lambda: deployed_over(PLACED)
+        )
+    assert "(6 deployed, 8 configured)" in grown.value.message
+
+
+def test_across_hosts_a_stack_not_deployed_yet_is_left_to_the_engine() -> None:
+    def nothing() -> dict[str, Any]:
+        raise NothingDeployed("nothing is deployed")
+
+    rp.refuse_host_moves(RedisConfig(), ["a", "b", "c"], nothing)

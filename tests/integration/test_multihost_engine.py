@@ -51,6 +51,12 @@ def hosts() -> Iterator[list[ns.NetnsHost]]:
         yield made
 
 
+def hosts_env(hosts: list[ns.NetnsHost]) -> dict[str, str | None]:
+    """`infra` talks straight to the hosts this run made (status reads Prometheus at
+    the first host's address), not through the engine tests' refusing proxy."""
+    return {"NO_PROXY": ",".join(["127.0.0.1", "localhost", *(h.address for h in hosts)])}
+
+
 def stack_config(image: str, hosts: list[ns.NetnsHost]) -> dict[str, Any]:
     return {
         "hosts": [{"name": h.name, "docker": h.docker_host, "address": h.address} for h in hosts],
@@ -75,7 +81,7 @@ def tier(
     root = tmp_path_factory.mktemp("multihost")
     dockerenv.require_image(docker_client, MONITORING["image"])
     config = stack_config(redis_image, hosts) | {"monitoring": MONITORING}
-    with deployed_stack(root, proxy, docker_client, config) as stack:
+    with deployed_stack(root, proxy, docker_client, config, hosts_env(hosts)) as stack:
         yield stack
         stack.infra("down", stack.name, "--yes")
         for host in hosts:  # the containers are on the hosts, not on the main engine
@@ -285,7 +291,7 @@ def sentinel_tier(
     config = stack_config(redis_image, hosts)
     config["redis"] |= {"mode": "sentinel", "sentinelHostPortBase": 26379}
     root = tmp_path_factory.mktemp("sentinels")
-    with deployed_stack(root, proxy, docker_client, config) as stack:
+    with deployed_stack(root, proxy, docker_client, config, hosts_env(hosts)) as stack:
         yield stack
         stack.infra("down", stack.name, "--yes")
         for host in hosts:

@@ -122,11 +122,18 @@ def check_across_processes(cluster: Tier, tmp_path: Path, mode: str) -> None:
     assert reader.wait(timeout=30) == 0
     changes = [line for line in lines if "value" in line]
     stats = next(line["stats"] for line in lines if "stats" in line)
-    assert [c["value"] for c in changes] == list(range(1, 41))
+    values = [c["value"] for c in changes]
+    # Never an older value after a newer one, and the last write seen. A reader
+    # descheduled for more than one 50 ms write interval (a loaded machine) may
+    # miss a value: that is a read it did not make, not a stale one.
+    assert values == sorted(set(values)) and values[-1] == 40, values
+    assert len(values) >= 20, values  # the reader really followed the writes
+    previous = 0
     for change in changes:
-        # the old value was returned only by reads that started before the
-        # write was acknowledged + BOUND_S
-        assert change["t_last_old"] <= acked[change["value"]] + BOUND_S
+        # the old value was returned only by reads that started before the write
+        # that replaced it (the next one) was acknowledged + BOUND_S
+        assert change["t_last_old"] <= acked[previous + 1] + BOUND_S
+        previous = change["value"]
     assert stats["l1_hits"] > 10 * stats["l2_hits"]  # it was L1 that had to be invalidated
     assert stats["invalidations"] >= 40
 

@@ -185,12 +185,13 @@ def redis_base_conf(
     appendfsync: str,
     password: str,
     mode_lines: Sequence[str] = (),
+    user_lines: Sequence[str] = (),
 ) -> list[str]:
     """The lines of every Redis data node's `redis.conf`, in either mode, with
     the mode's own lines after `dir`: reachable on the stack network (protected
     mode off, a password on), data and AOF on the volume, memory bounded below
-    the container limit. The order is part of the uploaded file, whose change
-    replaces the container: keep it."""
+    the container limit; application users (ACL `user` lines) last. The order
+    is part of the uploaded file, whose change replaces the container: keep it."""
     return [
         f"port {port}",
         "bind 0.0.0.0",
@@ -203,6 +204,7 @@ def redis_base_conf(
         f"maxmemory-policy {maxmemory_policy}",
         f"requirepass {password}",
         f"masterauth {password}",
+        *user_lines,
     ]
 
 

@@ -15,6 +15,7 @@ from components.monitoring_config import ScrapeTarget
 from components.placement import BUS_PORT_OFFSET, place_redis
 from components.redis_base import RedisTier
 from components.redis_config import MAX_REDIS_NODES, RedisClusterExports, RedisConfig
+from components.redis_users import RedisUser, acl_line, user_password
 from components.rolling import Roller
 
 REDIS_PORT = 6379
@@ -110,6 +111,7 @@ def node_conf(config: RedisConfig, node: dn.Node, password: str) -> str:
         config.appendfsync,
         password,
         mode_lines=cluster_lines,
+        user_lines=[acl_line(user, password) for user in config.users],
     )
     return "\n".join([*lines, ""])
 
@@ -149,6 +151,7 @@ class RedisCluster(RedisTier):
     url: pulumi.Output[str]
     host_address_map: pulumi.Output[dict[str, str]]
     password: pulumi.Output[str]
+    users: pulumi.Output[dict[str, dict[str, Any]]]
 
     def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
         nodes = cluster_nodes(self.config, self.site)
@@ -330,14 +333,31 @@ class RedisCluster(RedisTier):
         self.password = password
         # The URL depends on the init container: it is only useful once formed.
         self.url = pulumi.Output.all(password, init.id).apply(lambda v: f"redis://:{v[0]}@{seed}")
+        users = self.config.users
+        self.users = pulumi.Output.all(password, init.id).apply(
+            lambda v: {u.name: user_output(u, v[0], seed) for u in users}
+        )
         self.register_outputs(
             {
                 "nodes": self.nodes,
                 "hostAddressMap": self.host_address_map,
                 "seedUrl": self.url,
                 "password": self.password,
+                "users": self.users,
             }
         )
+
+
+def user_output(user: RedisUser, stack_password: str, seed: str) -> dict[str, Any]:
+    """One application user's connection output (RedisUserOutput)."""
+    password = user_password(stack_password, user.name)
+    return {
+        "username": user.name,
+        "password": password,
+        "preset": user.kind,
+        "keys": list(user.keys) if user.kind in ("readwrite", "readonly") else [],
+        "url": f"redis://{user.name}:{password}@{seed}",
+    }
 
 
 def scrape_targets(cluster: RedisCluster) -> list[ScrapeTarget]:

@@ -15,6 +15,7 @@ from components.config_base import (
     problems_error,
 )
 from components.placement import PlacementConfig
+from components.redis_users import RedisUser, check_users
 
 MAX_REDIS_NODES = 80  # the address plan reserves .10-.89 of the subnet for Redis nodes
 MAX_REPLICAS = 5
@@ -88,6 +89,8 @@ class RedisConfig(ComponentConfig):
     sentinel_host_port_base: int | None = Field(default=26379, ge=1024, le=65535)
     # Which host runs which node, when the stack has `hosts` (components/placement.py).
     placement: PlacementConfig = PlacementConfig()
+    # Application users (Redis ACL), mode: cluster (components/redis_users.py).
+    users: list[RedisUser] = Field(default_factory=list)
 
     @field_validator("image")
     @classmethod
@@ -132,7 +135,7 @@ class RedisConfig(ComponentConfig):
 
     @model_validator(mode="after")
     def _topology(self) -> RedisConfig:
-        problems = self._mode_keys()
+        problems = self._mode_keys() + check_users(self.users)
         if self.mode == "cluster":
             problems += self._cluster_problems()
         else:
@@ -187,10 +190,25 @@ class RedisConfig(ComponentConfig):
 
     def _sentinel_problems(self) -> list[tuple[str, str]]:
         return [
+            *self._sentinel_user_problems(),
             *self._sentinel_count_problems(),
             *self._sentinel_group_problems(),
             *self._sentinel_timing_problems(),
             *self._sentinel_port_problems(),
+        ]
+
+    def _sentinel_user_problems(self) -> list[tuple[str, str]]:
+        """Applications find a group's primary by asking Sentinel, and Sentinel
+        still takes only the stack password: users would not help them yet."""
+        if not self.users:
+            return []
+        return [
+            (
+                "users",
+                "application users are not supported with mode: sentinel yet (Sentinel "
+                "itself still takes only the stack password); remove redis.users or use "
+                "mode: cluster",
+            )
         ]
 
     def _sentinel_count_problems(self) -> list[tuple[str, str]]:
@@ -298,6 +316,17 @@ def _other(mode: str) -> str:
     return "sentinel" if mode == "cluster" else "cluster"
 
 
+class RedisUserOutput(Exports):
+    """One application user's connection: `url` is a seed node's
+    `redis://user:password@host:port` (a secret output, as `password`)."""
+
+    username: str
+    password: str
+    preset: str
+    keys: list[str]
+    url: str
+
+
 class RedisClusterExports(Exports):
     """Stack outputs of `redis.mode: cluster` (components/redis_cluster.py)."""
 
@@ -307,6 +336,8 @@ class RedisClusterExports(Exports):
     redis_host_address_map: dict[str, str]
     redis_url: str
     redis_password: str
+    # Outputs of stacks deployed before users existed have none.
+    redis_users: dict[str, RedisUserOutput] = {}
 
 
 class SentinelNodeOutput(NodeOutput):

@@ -161,7 +161,9 @@ def _image(config: Any) -> str:
 
 
 def _describe_redis(config: RedisConfig) -> str:
-    return f"redis {config.mode} {config.shards}x(1+{config.replicas})"
+    users = ", ".join(f"{u.name} ({u.kind})" for u in config.users)
+    shape = f"redis {config.mode} {config.shards}x(1+{config.replicas})"
+    return f"{shape}, users: {users}" if users else shape
 
 
 def _redis(mode: str, exports: str, build: str) -> Component:

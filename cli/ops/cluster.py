@@ -97,10 +97,14 @@ def owner_of(slots: Mapping[str, list[tuple[int, int]]], slot: int) -> str:
 
 
 def host_cluster_client(
-    host_address_map: Mapping[str, str], password: str, decode: bool = True
+    host_address_map: Mapping[str, str],
+    password: str,
+    decode: bool = True,
+    username: str | None = None,
 ) -> RedisCluster:
     """redis-py cluster client on the Docker host: announced addresses are
-    mapped to the published ports (`address_remap`)."""
+    mapped to the published ports (`address_remap`). `username`: an application
+    user (`redis.users`); without it, the stack password's `default` user."""
 
     def remap(address: tuple[str, int]) -> tuple[str, int]:
         return host_endpoint(host_address_map, *address)
@@ -109,6 +113,7 @@ def host_cluster_client(
     return RedisCluster(
         host=seed_host,
         port=int(seed_port),
+        username=username,
         password=password,
         decode_responses=decode,
         address_remap=remap,

@@ -7,6 +7,7 @@ The tests run in file order on one stack: deploy, check, change, break, repair, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import docker
 import pytest
+import redis
 
 from cli.ops import cluster as rediscluster
 from components.redis_config import RedisConfig
@@ -26,6 +28,7 @@ from tests.support.enginestack import TierStack, deployed_stack, redis_config
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
 
 CONTAINER = "docker:index/container:Container"
+USERS = [{"name": "cart", "keys": ["cart:*"]}, {"name": "reports", "preset": "readonly"}]
 
 
 class Cluster:
@@ -50,6 +53,12 @@ class Cluster:
     def client(self) -> Any:
         return rediscluster.host_cluster_client(self.values["redisHostAddressMap"], self.password)
 
+    def user_client(self, user: str, password: str | None = None) -> Any:
+        found = self.values["redisUsers"][user]
+        return rediscluster.host_cluster_client(
+            self.values["redisHostAddressMap"], password or found["password"], username=user
+        )
+
     def wait_ok(self, timeout: float = 90) -> None:
         for port in self.node_ports():
             dockerenv.wait_for(
@@ -64,7 +73,7 @@ def cluster(
     docker_client: docker.DockerClient,
     redis_image: str,
 ) -> Iterator[Cluster]:
-    config = redis_config(docker_client, redis_image)
+    config = redis_config(docker_client, redis_image, users=USERS)
     with deployed_stack(tmp_path_factory.mktemp("cluster"), proxy, docker_client, config) as stack:
         # No INFRA_DOCKER_PROVIDER: `infra` tries to install the official plugin (the
         # test proxy refuses the download) and only then falls back to the stand-in.
@@ -114,10 +123,46 @@ def test_one_replica_per_master_at_announced_addresses(cluster: Cluster) -> None
 
 
 def test_auth_is_required(cluster: Cluster) -> None:
-    import redis
-
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(host="127.0.0.1", port=cluster.node_ports()[0]).ping()
+
+
+def test_an_application_user_is_held_to_its_keys_and_commands(cluster: Cluster) -> None:
+    """`cart` (readwrite on cart:*) writes its keys on every shard; other keys,
+    FLUSHALL, CONFIG and KEYS answer NOPERM, as on any one node."""
+    cart = cluster.user_client("cart")
+    for i in range(100):  # over every shard
+        cart.set(f"cart:{{{i}}}", str(i))
+    assert cart.get("cart:{7}") == "7"
+    for denied in (lambda: cart.set("other:1", "x"), lambda: cart.get("other:1")):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            denied()
+    cart.close()
+    port = cluster.node_ports()[0]
+    password = cluster.values["redisUsers"]["cart"]["password"]
+    with redis.Redis(port=port, username="cart", password=password) as node:
+        for command in (("FLUSHALL",), ("CONFIG", "SET", "maxmemory", "1mb"), ("KEYS", "*")):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                node.execute_command(*command)
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(port=port, username="cart", password=cluster.password).ping()
+
+
+def test_a_read_only_user_reads_and_cannot_write(cluster: Cluster) -> None:
+    reports = cluster.user_client("reports")
+    cluster.user_client("cart").set("cart:{ro}", "seen")
+    assert reports.get("cart:{ro}") == "seen"
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        reports.set("cart:{ro}", "changed")
+    reports.close()
+
+
+def test_user_passwords_are_only_hashed_on_the_nodes(cluster: Cluster, docker_client) -> None:
+    password = cluster.values["redisUsers"]["cart"]["password"]
+    node = docker_client.containers.get(cluster.nodes()[0]["name"])
+    conf = node.exec_run(["cat", "/usr/local/etc/redis/redis.conf"]).output.decode()
+    assert f"#{hashlib.sha256(password.encode()).hexdigest()}" in conf
+    assert password not in conf + json.dumps(node.attrs)
 
 
 def test_host_client_follows_redirects(cluster: Cluster) -> None:
@@ -182,9 +227,12 @@ def test_no_plaintext_secret_in_state_outputs_or_plan(cluster: Cluster) -> None:
     state = stack.engine.state_file(stack.name).read_text()
     hidden = stack.ok("outputs", stack.name, "--json").out
     plan = stack.ok("preview", stack.name, "--json").out
+    users = cluster.values["redisUsers"]
     for text in (state, hidden, plan):
         assert cluster.password not in text
+        assert all(u["password"] not in text for u in users.values())
     assert json.loads(hidden)["redisPassword"] == "[secret]"
+    assert json.loads(hidden)["redisUsers"] == "[secret]"
 
 
 def test_drift_a_removed_node_is_refreshed_away_and_recreated_with_its_data(

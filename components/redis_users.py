@@ -1,0 +1,157 @@
+"""Application users of the Redis tier (`redis.users`): Redis ACL users.
+
+Each application gets its own user, limited by a preset (or raw ACL rules) to
+the commands and key patterns it needs, so a cache client cannot `FLUSHALL`,
+`CONFIG SET` or read another application's keys. The users are written into
+every node's `redis.conf` as `user` lines (Redis ACL, "ACL rules" in the
+redis.io docs): each node loads the same list at start, which Redis Cluster
+needs, since ACLs are per node and not replicated.
+
+Passwords are never written anywhere in clear: the conf holds their SHA-256
+(`#<hex>`, which `ACL SETUSER` accepts for exactly this purpose), and the
+password itself is a secret stack output. It is derived (HMAC-SHA256) from the
+stack's Redis password and the user's name, so the stack needs no new secret
+and every preview computes the same value; whoever holds the stack password is
+already the admin.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections import Counter
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config_base import Model
+
+Preset = Literal["readwrite", "readonly", "monitoring", "admin"]
+
+# What a Redis Cluster client needs besides its data commands: the slot map
+# (redis-py asks CLUSTER SLOTS, others CLUSTER SHARDS or NODES), ASKING during a
+# slot migration, READONLY/READWRITE to read from replicas.
+_CLUSTER_CLIENT = (
+    "+cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|keyslot "
+    "+asking +readonly +readwrite"
+)
+# `-@dangerous` last among the categories: @write holds FLUSHALL and FLUSHDB,
+# @read holds KEYS, and @connection holds CLIENT KILL; all are @dangerous.
+_PRESET_COMMANDS: dict[str, str] = {
+    "readwrite": f"-@all +@read +@write +@connection +@transaction -@dangerous {_CLUSTER_CLIENT}",
+    "readonly": f"-@all +@read +@connection -@dangerous {_CLUSTER_CLIENT}",
+    # What an exporter reads. Not CONFIG GET: it answers `requirepass` in clear.
+    "monitoring": (
+        "-@all +@connection -@dangerous +ping +info +cluster|info +cluster|nodes "
+        "+cluster|slots +slowlog|get +slowlog|len +latency|latest +memory|stats +dbsize"
+    ),
+    "admin": "+@all",
+}
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# A key pattern (glob): no spaces, which would end the rule.
+_PATTERN_RE = re.compile(r"^\S{1,128}$")
+# Raw rules may grant or take commands and keys; passwords and on/off are infra's.
+_RULE_RE = re.compile(
+    r"^(?:[+-]@?[a-z][a-z0-9_|-]*|[~%&]\S+|allkeys|allchannels|allcommands|nocommands"
+    r"|resetkeys|resetchannels)$"
+)
+_MANAGED = "passwords (>, <, #, !, nopass, resetpass), on/off and reset are set by infra"
+
+
+class RedisUser(Model):
+    """One application user. `preset` (default `readwrite`) or raw `rules`;
+    `keys`: the key patterns it may touch (default every key; not for
+    `monitoring`, which reads no key)."""
+
+    name: str
+    preset: Preset | None = None
+    keys: list[str] = Field(default_factory=lambda: ["*"])
+    rules: list[str] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value == "default":
+            raise ValueError(
+                "'default' is Redis' own user (the stack password's): pick another name"
+            )
+        if not _NAME_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a user name: lower-case letters, digits, '_' and '-', "
+                "starting with a letter, at most 32"
+            )
+        return value
+
+    @field_validator("keys")
+    @classmethod
+    def _keys(cls, value: list[str]) -> list[str]:
+        bad = [p for p in value if not _PATTERN_RE.match(p)]
+        if bad:
+            raise ValueError(f"{bad}: a key pattern is 1-128 characters without spaces")
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        tokens = [t for rule in value for t in rule.split()]
+        bad = [t for t in tokens if not _RULE_RE.match(t)]
+        if bad:
+            raise ValueError(
+                f"{bad} not accepted: give commands (+get, -@dangerous, +config|get), key "
+                f"and channel patterns (~app:*, %R~cache:*, &events:*); {_MANAGED}"
+            )
+        if not tokens:
+            raise ValueError("empty: give ACL rules such as '+@read ~app:*', or use preset")
+        return tokens
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RedisUser:
+        if self.preset is not None and self.rules is not None:
+            raise ValueError(f"user '{self.name}': give preset or rules, not both")
+        if self.rules is not None and "keys" in self.model_fields_set:
+            raise ValueError(f"user '{self.name}': with rules, give key patterns as ~pattern")
+        if self.preset == "monitoring" and "keys" in self.model_fields_set:
+            raise ValueError(f"user '{self.name}': the monitoring preset reads no key")
+        return self
+
+    @property
+    def kind(self) -> str:
+        if self.rules is not None:
+            return "rules"
+        return self.preset or "readwrite"
+
+    def acl_rules(self) -> str:
+        """The user's ACL rules after `on` and the password: commands, then keys
+        (`resetchannels`: no Pub/Sub unless raw rules grant it)."""
+        if self.rules is not None:
+            return " ".join(["resetchannels", *self.rules])
+        if self.kind == "admin":
+            return "allkeys allchannels +@all"
+        keys = [] if self.kind == "monitoring" else [f"~{p}" for p in self.keys]
+        return " ".join(["resetchannels", _PRESET_COMMANDS[self.kind], *keys])
+
+
+def check_users(users: list[RedisUser]) -> list[tuple[str, str]]:
+    """Model-level problems of a users list: duplicate names."""
+    counts = Counter(u.name for u in users)
+    dupes = sorted(name for name, n in counts.items() if n > 1)
+    if not dupes:
+        return []
+    return [("users", f"{', '.join(dupes)} listed twice: each user once")]
+
+
+def user_password(stack_password: str, user: str) -> str:
+    """The user's password: HMAC-SHA256(stack password, user), URL-safe base64."""
+    digest = hmac.new(stack_password.encode(), f"infra redis user {user}".encode(), "sha256")
+    return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+
+
+def acl_line(user: RedisUser, stack_password: str) -> str:
+    """The `redis.conf` line of `user`: its password only as a SHA-256."""
+    hashed = hashlib.sha256(user_password(stack_password, user.name).encode()).hexdigest()
+    return f"user {user.name} on #{hashed} {user.acl_rules()}"

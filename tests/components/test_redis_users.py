@@ -1,0 +1,130 @@
+"""Application users (`redis.users`): the model, the ACL lines, and what the
+cluster component uploads and exports (under Pulumi's mocks)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from pydantic import ValidationError
+
+from components.redis_config import RedisConfig
+from components.redis_users import RedisUser, acl_line, user_password
+from tests.support.capture import Capture, is_secret, run_program
+
+PASSWORD = "test-password-0123456789"
+USERS = [
+    {"name": "cart", "keys": ["cart:*", "session:*"]},
+    {"name": "reports", "preset": "readonly"},
+    {"name": "exporter", "preset": "monitoring"},
+    {"name": "ops", "preset": "admin"},
+    {"name": "events", "rules": ["+@read +subscribe", "~events:* &events:*"]},
+]
+
+
+@pytest.fixture(scope="module")
+def capture() -> Capture:
+    return run_program("unit", {"redis": {"users": USERS}}, {"redisPassword": PASSWORD})
+
+
+def conf_users(capture: Capture, node: int) -> dict[str, str]:
+    content = capture.named(f"redis-node-{node}").spec["uploads"][0]["content"]
+    users = [line.split(" ", 2)[1:] for line in content.splitlines() if line.startswith("user ")]
+    return {name: rest for name, rest in users}
+
+
+def test_every_node_gets_the_same_users_with_hashed_passwords(capture: Capture) -> None:
+    first = conf_users(capture, 0)
+    assert list(first) == ["cart", "reports", "exporter", "ops", "events"]
+    assert all(conf_users(capture, i) == first for i in range(6))
+    for name, rest in first.items():
+        password = user_password(PASSWORD, name)
+        assert password not in rest
+        assert rest.startswith(f"on #{hashlib.sha256(password.encode()).hexdigest()} ")
+
+
+def test_presets_limit_commands_and_keys(capture: Capture) -> None:
+    users = conf_users(capture, 3)
+    assert "~cart:* ~session:*" in users["cart"] and "-@dangerous" in users["cart"]
+    assert "+@write" in users["cart"] and "+cluster|slots" in users["cart"]
+    assert "+@write" not in users["reports"] and users["reports"].endswith("~*")
+    assert "~" not in users["exporter"] and "+info" in users["exporter"]
+    assert "config" not in users["exporter"]  # CONFIG GET answers requirepass in clear
+    assert users["ops"].endswith("allkeys allchannels +@all")
+    assert users["events"].endswith("resetchannels +@read +subscribe ~events:* &events:*")
+
+
+def test_one_secret_connection_output_per_user(capture: Capture) -> None:
+    users, secret = capture.outputs["redisUsers"]
+    assert secret
+    cart = users["cart"]
+    assert cart == {
+        "username": "cart",
+        "password": user_password(PASSWORD, "cart"),
+        "preset": "readwrite",
+        "keys": ["cart:*", "session:*"],
+        "url": f"redis://cart:{user_password(PASSWORD, 'cart')}@172.28.0.10:6379",
+    }
+    assert users["exporter"]["keys"] == [] and users["events"]["preset"] == "rules"
+
+
+def test_passwords_differ_per_user_and_stack_and_are_stable() -> None:
+    assert user_password(PASSWORD, "a") == user_password(PASSWORD, "a")
+    assert user_password(PASSWORD, "a") != user_password(PASSWORD, "b")
+    assert user_password(PASSWORD, "a") != user_password(PASSWORD + "x", "a")
+    assert len(user_password(PASSWORD, "a")) == 43
+
+
+def test_no_users_leaves_the_node_config_as_before() -> None:
+    """Stacks without users: not one line changes, so `up` replaces no node."""
+    capture = run_program("unit", {"redis": {}}, {"redisPassword": PASSWORD})
+    content = capture.named("redis-node-0").spec["uploads"][0]["content"]
+    assert content.rstrip("\n").splitlines()[-1] == f"masterauth {PASSWORD}"
+    assert capture.outputs["redisUsers"] == ({}, True)
+    assert is_secret(capture.named("redis-node-0").inputs["uploads"])
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ({"name": "default"}, "Redis' own user"),
+        ({"name": "App"}, "not a user name"),
+        ({"name": "a", "preset": "superuser"}, "Input should be"),
+        ({"name": "a", "keys": ["has space"]}, "without spaces"),
+        ({"name": "a", "rules": ["+@all >secret"]}, "passwords"),
+        ({"name": "a", "rules": ["nopass"]}, "passwords"),
+        ({"name": "a", "rules": ["on +get"]}, "on/off"),
+        ({"name": "a", "rules": [" "]}, "empty"),
+        ({"name": "a", "preset": "readonly", "rules": ["+get"]}, "not both"),
+        ({"name": "a", "rules": ["+get"], "keys": ["x*"]}, "~pattern"),
+        ({"name": "a", "preset": "monitoring", "keys": ["x*"]}, "reads no key"),
+    ],
+)
+def test_bad_users_are_refused_naming_the_fix(user: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        RedisUser.model_validate(user)
+
+
+def test_a_user_listed_twice_is_refused() -> None:
+    with pytest.raises(ValidationError, match="cart listed twice"):
+        RedisConfig.model_validate({"users": [{"name": "cart"}, {"name": "cart"}]})
+
+
+def test_users_are_refused_in_sentinel_mode_for_now() -> None:
+    with pytest.raises(ValidationError, match="not supported with mode: sentinel"):
+        RedisConfig.model_validate({"mode": "sentinel", "users": [{"name": "cart"}]})
+
+
+def test_acl_line_shape() -> None:
+    line = acl_line(RedisUser(name="cart", keys=["cart:*"]), PASSWORD)
+    name, state, hashed, *rules = line.split()[1:]
+    assert (name, state) == ("cart", "on") and len(hashed) == 65
+    assert rules[0] == "resetchannels" and rules[-1] == "~cart:*"
+
+
+def test_validate_names_the_users() -> None:
+    from stacks.registry import REGISTRY
+
+    config = RedisConfig.model_validate({"users": USERS[:2]})
+    described = REGISTRY.entry("redis").describe(config)
+    assert described == "redis cluster 3x(1+1), users: cart (readwrite), reports (readonly)"

@@ -355,7 +355,7 @@ def user_output(user: RedisUser, stack_password: str, seed: str) -> dict[str, An
         "username": user.name,
         "password": password,
         "preset": user.kind,
-        "keys": list(user.keys) if user.kind in ("readwrite", "readonly") else [],
+        "keys": user.key_patterns,
         "url": f"redis://{user.name}:{password}@{seed}",
     }
 

@@ -47,7 +47,6 @@ _PRESET_COMMANDS: dict[str, str] = {
         "-@all +@connection -@dangerous +ping +info +cluster|info +cluster|nodes "
         "+cluster|slots +slowlog|get +slowlog|len +latency|latest +memory|stats +dbsize"
     ),
-    "admin": "+@all",
 }
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -125,6 +124,12 @@ class RedisUser(Model):
             return "rules"
         return self.preset or "readwrite"
 
+    @property
+    def key_patterns(self) -> list[str]:
+        """The `keys` the user's ACL grants: only the data presets use them
+        (monitoring reads no key, admin and raw rules say their own)."""
+        return list(self.keys) if self.kind in ("readwrite", "readonly") else []
+
     def acl_rules(self) -> str:
         """The user's ACL rules after `on` and the password: commands, then keys
         (`resetchannels`: no Pub/Sub unless raw rules grant it)."""
@@ -132,7 +137,7 @@ class RedisUser(Model):
             return " ".join(["resetchannels", *self.rules])
         if self.kind == "admin":
             return "allkeys allchannels +@all"
-        keys = [] if self.kind == "monitoring" else [f"~{p}" for p in self.keys]
+        keys = [f"~{p}" for p in self.key_patterns]
         return " ".join(["resetchannels", _PRESET_COMMANDS[self.kind], *keys])
 
 

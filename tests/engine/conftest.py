@@ -192,6 +192,11 @@ def engine_tools() -> None:
         pytest.fail(f"{INFRA} is missing: run scripts/bootstrap.sh", pytrace=False)
 
 
+# What the engine tests reach without the refusing proxy; tests add the
+# addresses of hosts their run made (tests/integration/test_multihost_engine.py).
+NO_PROXY = "127.0.0.1,localhost"
+
+
 def engine_env(root: Path, project: Path, backend: Path, proxy: RefusingProxy) -> dict[str, str]:
     env = {
         key: value
@@ -210,7 +215,7 @@ def engine_env(root: Path, project: Path, backend: Path, proxy: RefusingProxy) -
         INFRA_PROJECT_DIR=str(project),
         HTTP_PROXY=proxy.url,
         HTTPS_PROXY=proxy.url,
-        NO_PROXY="127.0.0.1,localhost",
+        NO_PROXY=NO_PROXY,
         NO_COLOR="1",
         TERM="dumb",
         COLUMNS="200",

@@ -34,6 +34,7 @@ from redis.cluster import ClusterNode, RedisCluster
 
 from cli.ops import prometheus
 from cli.ops.sentinel import host_sentinel
+from tests.engine.conftest import NO_PROXY
 from tests.support import dockerenv
 from tests.support import netns_hosts as ns
 from tests.support.enginestack import TierStack, deployed_stack
@@ -54,7 +55,7 @@ def hosts() -> Iterator[list[ns.NetnsHost]]:
 def hosts_env(hosts: list[ns.NetnsHost]) -> dict[str, str | None]:
     """`infra` talks straight to the hosts this run made (status reads Prometheus at
     the first host's address), not through the engine tests' refusing proxy."""
-    return {"NO_PROXY": ",".join(["127.0.0.1", "localhost", *(h.address for h in hosts)])}
+    return {"NO_PROXY": ",".join([NO_PROXY, *(h.address for h in hosts)])}
 
 
 def stack_config(image: str, hosts: list[ns.NetnsHost]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from redis.cluster import RedisCluster
 
 from cachekit import outputs as tier_outputs
 from cli.ops.cluster import host_endpoint
+from components.redis_handover import tls_kwargs
 
 TIMEOUT_S = 2.0
 
@@ -35,6 +36,8 @@ class Endpoint:
     address_map: dict[str, str] = field(default_factory=dict)
     master_set: str | None = None
     timeout_s: float = TIMEOUT_S
+    # TLS (redis.tls): the CA to verify the nodes with; None: plaintext.
+    ca_pem: str | None = None
 
     @classmethod
     def from_outputs(
@@ -46,11 +49,18 @@ class Endpoint:
         tier = tier or tier_outputs.from_mapping(outputs)  # type: ignore[arg-type]
         if tier.mode == "cluster":
             seeds = [_split(a) for a in tier.host_address_map.values()]
-            return cls("cluster", seeds, tier.password, tier.host_address_map)
+            return cls("cluster", seeds, tier.password, tier.host_address_map, ca_pem=tier.ca_pem)
         chosen = master_set or tier.master_sets[0]
         if chosen not in tier.master_sets:
             raise ValueError(f"master set {chosen!r} not in {tier.master_sets}")
-        return cls("sentinel", tier.sentinels, tier.password, tier.host_address_map, chosen)
+        return cls(
+            "sentinel",
+            tier.sentinels,
+            tier.password,
+            tier.host_address_map,
+            chosen,
+            ca_pem=tier.ca_pem,
+        )
 
     @classmethod
     def from_stack(cls, stack: str, master_set: str | None = None) -> Endpoint:
@@ -124,6 +134,7 @@ class Endpoint:
             "password": self.password,
             "socket_timeout": self.timeout_s,
             "socket_connect_timeout": self.timeout_s,
+            **tls_kwargs(self.ca_pem),
         }
 
 

@@ -34,6 +34,8 @@ class TierOutputs:
     sentinels: list[tuple[str, int]] = field(default_factory=list)
     master_sets: list[str] = field(default_factory=list)
     url: str | None = None
+    # redis.tls: the CA the nodes' certificates chain to (None: plaintext).
+    ca_pem: str | None = None
 
 
 def from_mapping(outputs: Mapping[str, Any]) -> TierOutputs:
@@ -44,7 +46,13 @@ def from_mapping(outputs: Mapping[str, Any]) -> TierOutputs:
     if mode == "cluster":
         cluster = RedisClusterExports.read(outputs)
         password, remap = cluster.redis_password, cluster.redis_host_address_map
-        return TierOutputs("cluster", _shown(password), dict(remap), url=cluster.redis_url)
+        return TierOutputs(
+            "cluster",
+            _shown(password),
+            dict(remap),
+            url=cluster.redis_url,
+            ca_pem=cluster.redis_ca_cert,
+        )
     tier = RedisSentinelExports.read(outputs)
     remap = tier.redis_host_address_map
     sentinels = [_host(remap, s.ip, s.port, s.host_port) for s in tier.redis_sentinels]
@@ -54,6 +62,7 @@ def from_mapping(outputs: Mapping[str, Any]) -> TierOutputs:
         host_address_map=dict(remap),
         sentinels=sentinels,
         master_sets=list(tier.redis_master_sets),
+        ca_pem=tier.redis_ca_cert,
     )
 
 

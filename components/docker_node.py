@@ -186,14 +186,17 @@ def redis_base_conf(
     password: str,
     mode_lines: Sequence[str] = (),
     user_lines: Sequence[str] = (),
+    tls_lines: Sequence[str] = (),
 ) -> list[str]:
     """The lines of every Redis data node's `redis.conf`, in either mode, with
     the mode's own lines after `dir`: reachable on the stack network (protected
     mode off, a password on), data and AOF on the volume, memory bounded below
     the container limit; application users (ACL `user` lines) last. The order
-    is part of the uploaded file, whose change replaces the container: keep it."""
+    is part of the uploaded file, whose change replaces the container: keep it.
+    With `tls_lines`, the plaintext port is off and `port` is the TLS port."""
+    ports = ["port 0", f"tls-port {port}", *tls_lines] if tls_lines else [f"port {port}"]
     return [
-        f"port {port}",
+        *ports,
         "bind 0.0.0.0",
         "protected-mode no",
         "dir /data",

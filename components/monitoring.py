@@ -36,6 +36,7 @@ PROMETHEUS_CONF = "/etc/prometheus/prometheus.yml"
 RULES_FILE = "/etc/prometheus/rules/infra.yml"
 ALERTMANAGER_CONF = "/etc/alertmanager/alertmanager.yml"
 PASSWORD_FILE = "/etc/redis-exporter/passwords.json"
+CA_FILE = "/etc/redis-exporter/ca.crt"
 # The exporter and Alertmanager keep little: a fixed small limit each.
 SIDE_MEMORY_MB = 64
 
@@ -55,7 +56,7 @@ def connection_timeout_ms(config: MonitoringConfig) -> int:
 
 
 def redis_url(target: ScrapeTarget) -> str:
-    return f"redis://{target.address}"
+    return f"{'rediss' if target.tls else 'redis'}://{target.address}"
 
 
 def scrape_jobs(targets: Sequence[ScrapeTarget], exporter: str) -> list[dict[str, Any]]:
@@ -180,6 +181,7 @@ class Monitoring(InfraComponent):
         targets: Sequence[ScrapeTarget],
         redis_password: pulumi.Input[str] | None,
         opts: pulumi.ResourceOptions | None = None,
+        redis_ca: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__("infra:monitoring:Stack", name, None, opts)
         self.config, self.site = config, site
@@ -188,7 +190,9 @@ class Monitoring(InfraComponent):
         scraped = [t for t in targets if t.exporter == "redis"]
         if scraped and redis_password is None:
             raise ValueError(f"{name}: Redis targets given without the Redis password")
-        self._exporter(name, ips[1], image, scraped, redis_password or "")
+        if any(t.tls for t in scraped) and redis_ca is None:
+            raise ValueError(f"{name}: TLS Redis targets given without the stack's CA")
+        self._exporter(name, ips[1], image, scraped, redis_password or "", redis_ca)
         self._alertmanager(name, ips[2], image)
         self._prometheus(name, ips[:3], image, targets)
         if config.dashboard_host_port is not None:
@@ -219,9 +223,18 @@ class Monitoring(InfraComponent):
         image: docker.RemoteImage,
         targets: list[ScrapeTarget],
         password: pulumi.Input[str],
+        ca: pulumi.Input[str] | None,
     ) -> docker.Container:
+        """With TLS targets the exporter verifies them with the stack's CA (it
+        checks the node's address against the certificate's IP SANs)."""
         secret = pulumi.Output.secret(password)
         passwords = secret.apply(lambda pw: password_file(targets, pw))
+        tls = [] if ca is None else [f"-tls-ca-cert-file={CA_FILE}"]
+        ca_upload = (
+            []
+            if ca is None
+            else [docker.ContainerUploadArgs(file=CA_FILE, content=ca, permissions="0644")]
+        )
         return self._container(
             name,
             "exporter",
@@ -234,11 +247,13 @@ class Monitoring(InfraComponent):
                 # Its own /metrics would scrape redis://localhost:6379, which is nothing here.
                 "-redis.addr=",
                 f"-connection-timeout={connection_timeout_ms(self.config)}ms",
+                *tls,
             ],
             uploads=[
                 docker.ContainerUploadArgs(
                     file=PASSWORD_FILE, content=passwords, permissions="0600"
-                )
+                ),
+                *ca_upload,
             ],
             healthcheck=http_ready(EXPORTER_PORT, "/health"),
         )

@@ -29,6 +29,8 @@ class ScrapeTarget:
     exporter: Literal["redis", "mongodb"]
     address: str
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Reached over TLS, verified with the CA the stack gives monitoring.
+    tls: bool = False
 
     def output(self) -> dict[str, Any]:
         return {"job": self.job, "address": self.address, **self.labels}

@@ -13,7 +13,7 @@ from components import redis_handover as ho
 from components import redis_scaling as scaling
 from components.monitoring_config import ScrapeTarget
 from components.placement import BUS_PORT_OFFSET, place_redis
-from components.redis_base import RedisTier
+from components.redis_base import CA_PATH, RedisTier, cli_tls, tls_lines
 from components.redis_config import MAX_REDIS_NODES, RedisClusterExports, RedisConfig
 from components.redis_users import RedisUser, acl_line, user_password
 from components.rolling import Roller
@@ -24,14 +24,15 @@ PASSWORD_PATH = "/run/secrets/redis-password"
 INIT_SCRIPT_PATH = "/usr/local/bin/redis-cluster-init.sh"
 
 
-def node_health(port: int) -> str:
+def node_health(port: int, tls: bool = False) -> str:
     """Liveness: PING may answer LOADING (replaying the AOF) or MASTERDOWN (replica
     without its master) while the process is fine; restarting it would only make
     things worse. The password is read from the config file so that it never
     shows up in `docker inspect`."""
     return (
         f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {CONF_PATH})\" "
-        f"redis-cli --no-auth-warning -p {port} ping | grep -Eq 'PONG|LOADING|MASTERDOWN'"
+        f"redis-cli --no-auth-warning {cli_tls(tls)}-p {port} ping "
+        "| grep -Eq 'PONG|LOADING|MASTERDOWN'"
     )
 
 
@@ -112,6 +113,7 @@ def node_conf(config: RedisConfig, node: dn.Node, password: str) -> str:
         password,
         mode_lines=cluster_lines,
         user_lines=[acl_line(user, password) for user in config.users],
+        tls_lines=tls_lines(cluster=True) if config.tls.enabled else (),
     )
     return "\n".join([*lines, ""])
 
@@ -152,6 +154,11 @@ class RedisCluster(RedisTier):
     host_address_map: pulumi.Output[dict[str, str]]
     password: pulumi.Output[str]
     users: pulumi.Output[dict[str, dict[str, Any]]]
+    ca_cert: pulumi.Output[str] | None
+
+    def exports(self) -> dict[str, Any]:
+        """A plaintext cluster has no `redisCaCert` output (rather than a null one)."""
+        return {k: v for k, v in super().exports().items() if v is not None}
 
     def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
         nodes = cluster_nodes(self.config, self.site)
@@ -179,6 +186,7 @@ class RedisCluster(RedisTier):
             announced={n.address: resource[n.name] for n in nodes},
         )
         password.apply(members.secret.append)
+        self._with_ca(members)
         roller = Roller(
             name,
             hand_over=lambda node: ho.cluster_hand_over(members, node),
@@ -208,14 +216,18 @@ class RedisCluster(RedisTier):
             hostname=node.name,
             image=image,
             command=["redis-server", CONF_PATH],
-            uploads=[docker.ContainerUploadArgs(file=CONF_PATH, content=conf, permissions="0644")],
+            uploads=[
+                docker.ContainerUploadArgs(file=CONF_PATH, content=conf, permissions="0644"),
+                *self.tls_uploads(node, password),
+            ],
             networks_advanced=dn.network_attachment(
                 network, node.container_ip or node.ip, [node.name]
             ),
             ports=published(node, self.site),
             volumes=dn.volume_mount(volume, "/data"),
             healthcheck=dn.shell_healthcheck(
-                node_health(REDIS_PORT if host is None else node.port), interval="2s"
+                node_health(REDIS_PORT if host is None else node.port, self.tls_enabled),
+                interval="2s",
             ),
             provider=provider,
             memory=self.config.memory_mb,
@@ -256,6 +268,7 @@ class RedisCluster(RedisTier):
                 f"REPLICAS={self.config.replicas}",
                 "WAIT_SECONDS=120",
                 *self._shards_env(nodes),
+                *([f"CLI_TLS={cli_tls(True).strip()}"] if self.tls_enabled else []),
             ],
             uploads=[
                 docker.ContainerUploadArgs(
@@ -266,6 +279,7 @@ class RedisCluster(RedisTier):
                 docker.ContainerUploadArgs(
                     file=PASSWORD_PATH, content=password, permissions="0600"
                 ),
+                *self._ca_upload(),
             ],
             networks_advanced=dn.network_attachment(self.site.network, init_ip, [init_name]),
             healthcheck=dn.shell_healthcheck(
@@ -278,6 +292,18 @@ class RedisCluster(RedisTier):
             depends_on=containers,
             hooks=hooks,
         )
+
+    def _with_ca(self, members: ho.RedisNodes) -> None:
+        """The program's own clients (rolling, scaling) verify nodes with the CA."""
+        ca = self.ca_pem()
+        if ca is not None:
+            ca.apply(members.ca_pem.append)
+
+    def _ca_upload(self) -> list[docker.ContainerUploadArgs]:
+        ca = self.ca_pem()
+        if ca is None:
+            return []
+        return [docker.ContainerUploadArgs(file=CA_PATH, content=ca, permissions="0644")]
 
     def _shards_env(self, nodes: list[dn.Node]) -> list[str]:
         """Several hosts: which node is which shard's master and replicas, so that
@@ -305,6 +331,7 @@ class RedisCluster(RedisTier):
             timeout_s=scaling.SCALE_TIMEOUT_S,
         )
         password.apply(by_addr.secret.append)
+        self._with_ca(by_addr)
         kept = [node.address for node in nodes]
         shards, replicas = self.config.shards, self.config.replicas
 
@@ -332,11 +359,15 @@ class RedisCluster(RedisTier):
         self.host_address_map = pulumi.Output.from_input(remap)
         self.password = password
         # The URL depends on the init container: it is only useful once formed.
-        self.url = pulumi.Output.all(password, init.id).apply(lambda v: f"redis://:{v[0]}@{seed}")
+        scheme = "rediss" if self.tls_enabled else "redis"
+        self.url = pulumi.Output.all(password, init.id).apply(
+            lambda v: f"{scheme}://:{v[0]}@{seed}"
+        )
         users = self.config.users
         self.users = pulumi.Output.all(password, init.id).apply(
-            lambda v: {u.name: user_output(u, v[0], seed) for u in users}
+            lambda v: {u.name: user_output(u, v[0], seed, scheme) for u in users}
         )
+        self.ca_cert = self.ca_pem()
         self.register_outputs(
             {
                 "nodes": self.nodes,
@@ -344,25 +375,29 @@ class RedisCluster(RedisTier):
                 "seedUrl": self.url,
                 "password": self.password,
                 "users": self.users,
+                "caCert": self.ca_cert,
             }
         )
 
 
-def user_output(user: RedisUser, stack_password: str, seed: str) -> dict[str, Any]:
+def user_output(
+    user: RedisUser, stack_password: str, seed: str, scheme: str = "redis"
+) -> dict[str, Any]:
     """One application user's connection output (RedisUserOutput)."""
-    password = user_password(stack_password, user.name)
+    password = user_password(stack_password, user.name, user.generation)
     return {
         "username": user.name,
         "password": password,
+        "generation": user.generation,
         "preset": user.kind,
         "keys": user.key_patterns,
-        "url": f"redis://{user.name}:{password}@{seed}",
+        "url": f"{scheme}://{user.name}:{password}@{seed}",
     }
 
 
 def scrape_targets(cluster: RedisCluster) -> list[ScrapeTarget]:
     """Every node, named as its container (the `instance` of its alerts)."""
     return [
-        ScrapeTarget("redis", "redis", node.address, {"instance": node.name})
+        ScrapeTarget("redis", "redis", node.address, {"instance": node.name}, cluster.tls_enabled)
         for node in cluster_nodes(cluster.config, cluster.site)
     ]

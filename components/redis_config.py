@@ -16,6 +16,7 @@ from components.config_base import (
 )
 from components.placement import PlacementConfig
 from components.redis_users import RedisUser, check_users
+from components.tls import TlsConfig
 
 MAX_REDIS_NODES = 80  # the address plan reserves .10-.89 of the subnet for Redis nodes
 MAX_REPLICAS = 5
@@ -91,6 +92,8 @@ class RedisConfig(ComponentConfig):
     placement: PlacementConfig = PlacementConfig()
     # Application users (Redis ACL), mode: cluster (components/redis_users.py).
     users: list[RedisUser] = Field(default_factory=list)
+    # TLS on every link with the stack's CA (components/tls.py).
+    tls: TlsConfig = TlsConfig()
 
     @field_validator("image")
     @classmethod
@@ -200,16 +203,17 @@ class RedisConfig(ComponentConfig):
     def _sentinel_user_problems(self) -> list[tuple[str, str]]:
         """Applications find a group's primary by asking Sentinel, and Sentinel
         still takes only the stack password: users would not help them yet."""
-        if not self.users:
-            return []
-        return [
-            (
-                "users",
-                "application users are not supported with mode: sentinel yet (Sentinel "
-                "itself still takes only the stack password); remove redis.users or use "
-                "mode: cluster",
+        problems = []
+        if self.users:
+            problems.append(
+                (
+                    "users",
+                    "application users are not supported with mode: sentinel yet (Sentinel "
+                    "itself still takes only the stack password); remove redis.users or use "
+                    "mode: cluster",
+                )
             )
-        ]
+        return problems
 
     def _sentinel_count_problems(self) -> list[tuple[str, str]]:
         problems = []
@@ -325,6 +329,7 @@ class RedisUserOutput(Exports):
     preset: str
     keys: list[str]
     url: str
+    generation: int = 1
 
 
 class RedisClusterExports(Exports):
@@ -338,6 +343,8 @@ class RedisClusterExports(Exports):
     redis_password: str
     # Outputs of stacks deployed before users existed have none.
     redis_users: dict[str, RedisUserOutput] = {}
+    # The CA clients verify the nodes with (PEM); None: plaintext (redis.tls off).
+    redis_ca_cert: str | None = None
 
 
 class SentinelNodeOutput(NodeOutput):
@@ -355,3 +362,5 @@ class RedisSentinelExports(Exports):
     redis_master_sets: list[str]
     redis_host_address_map: dict[str, str]
     redis_password: str
+    # The CA clients verify the nodes and Sentinels with (PEM); None: plaintext.
+    redis_ca_cert: str | None = None

@@ -32,6 +32,13 @@ HANDOVER_TIMEOUT_S = 60.0
 POLL_S = 0.1
 
 
+def tls_kwargs(ca_pem: str | None) -> dict[str, Any]:
+    """redis-py's options for a TLS node verified with `ca_pem` (none: plaintext)."""
+    if ca_pem is None:
+        return {}
+    return {"ssl": True, "ssl_ca_data": ca_pem, "ssl_check_hostname": True}
+
+
 class HandOverRefused(RuntimeError):
     """A node cannot be deleted now without losing data or availability."""
 
@@ -48,6 +55,7 @@ class RedisNodes:
     announced: Mapping[str, str]
     secret: list[str] = field(default_factory=list)  # filled by an Output.apply
     timeout_s: float = HANDOVER_TIMEOUT_S
+    ca_pem: list[str] = field(default_factory=list)  # redis.tls: the stack's CA
 
     def client(self, name: str) -> redis.Redis:
         host, port = self.endpoints[name]
@@ -58,6 +66,7 @@ class RedisNodes:
             socket_timeout=5,
             socket_connect_timeout=3,
             decode_responses=True,
+            **tls_kwargs(self.ca_pem[0] if self.ca_pem else None),
         )
 
     def replication(self, name: str) -> dict[str, Any] | None:

@@ -33,7 +33,7 @@ from components import redis_handover as ho
 from components import sentinel_handover as sh
 from components.monitoring_config import ScrapeTarget
 from components.placement import Placed, place_redis
-from components.redis_base import RedisTier
+from components.redis_base import RedisTier, cli_tls, tls_lines
 from components.redis_config import SENTINEL_GROUP_STRIDE, RedisConfig, RedisSentinelExports
 from components.rolling import Roller
 
@@ -171,7 +171,12 @@ def node_conf(layout: Layout, g: int, k: int, password: str) -> str:
     """
     config, node, primary = layout.config, layout.node(g, k), layout.node(g, 0)
     lines = dn.redis_base_conf(
-        node.port, config.memory_mb, config.maxmemory_policy, config.appendfsync, password
+        node.port,
+        config.memory_mb,
+        config.maxmemory_policy,
+        config.appendfsync,
+        password,
+        tls_lines=tls_lines(cluster=False) if config.tls.enabled else (),
     )
     lines += [
         f"replica-announce-ip {node.ip}",
@@ -192,10 +197,16 @@ def sentinel_conf(layout: Layout, j: int, password: str) -> str:
     which it also listens on). `requirepass` protects the Sentinel itself, and
     `sentinel sentinel-pass` is what it sends to its (equally protected) peers;
     `sentinel auth-pass` is what it sends to the data nodes.
+    With TLS, Sentinel listens on its TLS port only and, by `tls-replication`,
+    speaks TLS to the data nodes and to its peers.
     """
     config, sentinel = layout.config, layout.sentinel(j)
+    if config.tls.enabled:
+        ports = ["port 0", f"tls-port {sentinel.port}", *tls_lines(cluster=False)]
+    else:
+        ports = [f"port {sentinel.port}"]
     lines = [
-        f"port {sentinel.port}",
+        *ports,
         "bind 0.0.0.0",
         "protected-mode no",
         "dir /data",
@@ -243,6 +254,7 @@ class RedisSentinel(RedisTier):
     master_sets: pulumi.Output[list[str]]
     host_address_map: pulumi.Output[dict[str, str]]
     password: pulumi.Output[str]
+    ca_cert: pulumi.Output[str] | None
 
     def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
         layout = self.layout = Layout(self.config, self.site)
@@ -336,12 +348,16 @@ class RedisSentinel(RedisTier):
             announced={n.address: r for r, n in nodes.items()},
         )
         password.apply(data.secret.append)
+        ca = self.ca_pem()
+        if ca is not None:
+            ca.apply(data.ca_pem.append)
         return sh.SentinelTier(
             nodes=data,
             sentinels=ho.RedisNodes(
                 endpoints={r: dn.host_endpoint(s, bind) for r, s in sentinels.items()},
                 announced={s.address: r for r, s in sentinels.items()},
                 secret=data.secret,
+                ca_pem=data.ca_pem,
             ),
             master_sets={f"{name}-node-{g}-{k}": master_set(g) for g, k in layout.members()},
             monitoring=sh.Monitoring(
@@ -352,14 +368,25 @@ class RedisSentinel(RedisTier):
             ),
         )
 
-    @staticmethod
-    def _uploads(template_path: str, template: pulumi.Output[str]) -> list[Any]:
+    def _uploads(
+        self, template_path: str, template: pulumi.Output[str], node: dn.Node, password: Any
+    ) -> list[Any]:
         return [
             docker.ContainerUploadArgs(file=template_path, content=template, permissions="0600"),
-            docker.ContainerUploadArgs(
-                file=SCRIPT_PATH, content=dn.script_text(SCRIPT_NAME), executable=True
-            ),
+            docker.ContainerUploadArgs(file=SCRIPT_PATH, content=self._script(), executable=True),
+            *self.tls_uploads(node, password),
         ]
+
+    def _script(self) -> str:
+        """The start and probe script; with TLS its redis-cli speaks TLS with the
+        stack's CA. Substituted here rather than read from the environment, so
+        that a plaintext stack's containers keep exactly the script they had."""
+        text = dn.script_text(SCRIPT_NAME)
+        if not self.tls_enabled:
+            return text
+        return text.replace(
+            "redis-cli --no-auth-warning", f"redis-cli {cli_tls(True)}--no-auth-warning"
+        )
 
     def _node(
         self,
@@ -382,7 +409,7 @@ class RedisSentinel(RedisTier):
             command=["sh", SCRIPT_PATH, "node"],
             # PORT: what the script's health probe talks to (the node's own port).
             envs=[f"TEMPLATE={NODE_TEMPLATE}", f"CONF={NODE_CONF}", f"PORT={node.port}"],
-            uploads=self._uploads(NODE_TEMPLATE, template),
+            uploads=self._uploads(NODE_TEMPLATE, template, node, password),
             **self._placement(node),
             volumes=dn.volume_mount(volume, "/data"),
             healthcheck=dn.shell_healthcheck(f"sh {SCRIPT_PATH} node-health", interval="2s"),
@@ -428,7 +455,7 @@ class RedisSentinel(RedisTier):
                 f"CONF={SENTINEL_CONF}",
                 f"PORT={sentinel.port}",
             ],
-            uploads=self._uploads(SENTINEL_TEMPLATE, template),
+            uploads=self._uploads(SENTINEL_TEMPLATE, template, sentinel, password),
             **self._placement(sentinel),
             volumes=dn.volume_mount(volume, "/data"),
             healthcheck=dn.shell_healthcheck(
@@ -462,6 +489,7 @@ class RedisSentinel(RedisTier):
         )
         self.host_address_map = pulumi.Output.from_input(self._address_map())
         self.password = password
+        self.ca_cert = self.ca_pem()
         self.register_outputs(
             {
                 "nodes": self.nodes,
@@ -469,8 +497,13 @@ class RedisSentinel(RedisTier):
                 "masterSets": self.master_sets,
                 "hostAddressMap": self.host_address_map,
                 "password": self.password,
+                "caCert": self.ca_cert,
             }
         )
+
+    def exports(self) -> dict[str, Any]:
+        """A plaintext tier has no `redisCaCert` output (rather than a null one)."""
+        return {k: v for k, v in super().exports().items() if v is not None}
 
     def _address_map(self) -> dict[str, str]:
         """Announced -> reachable address. Across hosts the announced addresses
@@ -491,11 +524,12 @@ def scrape_targets(tier: RedisSentinel) -> list[ScrapeTarget]:
             "redis",
             layout.node(g, k).address,
             {"instance": layout.node(g, k).name, "master_set": master_set(g)},
+            tier.tls_enabled,
         )
         for g, k in layout.members()
     ]
     sentinels = [
-        ScrapeTarget("sentinel", "redis", s.address, {"instance": s.name})
+        ScrapeTarget("sentinel", "redis", s.address, {"instance": s.name}, tier.tls_enabled)
         for s in layout.sentinels()
     ]
     return nodes + sentinels

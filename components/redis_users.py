@@ -10,9 +10,15 @@ needs, since ACLs are per node and not replicated.
 Passwords are never written anywhere in clear: the conf holds their SHA-256
 (`#<hex>`, which `ACL SETUSER` accepts for exactly this purpose), and the
 password itself is a secret stack output. It is derived (HMAC-SHA256) from the
-stack's Redis password and the user's name, so the stack needs no new secret
-and every preview computes the same value; whoever holds the stack password is
-already the admin.
+stack's Redis password, the user's name and its `generation`, so the stack
+needs no new secret and every preview computes the same value; whoever holds
+the stack password is already the admin.
+
+Rotation without an auth failure uses Redis' several passwords per user: raise
+`generation` with `keepPrevious: true` and `infra up` (every node then accepts
+the new and the old password, and the output publishes the new one once every
+node has it); move the clients to the new password; then `keepPrevious: false`
+and `infra up` again, after which the old one stops working.
 """
 
 from __future__ import annotations
@@ -69,6 +75,10 @@ class RedisUser(Model):
     preset: Preset | None = None
     keys: list[str] = Field(default_factory=lambda: ["*"])
     rules: list[str] | None = None
+    # Which password is current (rotation: raise it); the one before it still
+    # works while `keep_previous` is set.
+    generation: int = Field(default=1, ge=1, le=10_000)
+    keep_previous: bool = False
 
     @field_validator("name")
     @classmethod
@@ -116,6 +126,11 @@ class RedisUser(Model):
             raise ValueError(f"user '{self.name}': with rules, give key patterns as ~pattern")
         if self.preset == "monitoring" and "keys" in self.model_fields_set:
             raise ValueError(f"user '{self.name}': the monitoring preset reads no key")
+        if self.keep_previous and self.generation == 1:
+            raise ValueError(
+                f"user '{self.name}': keepPrevious keeps generation - 1's password, and "
+                "generation 1 has none before it (raise generation to rotate)"
+            )
         return self
 
     @property
@@ -150,13 +165,27 @@ def check_users(users: list[RedisUser]) -> list[tuple[str, str]]:
     return [("users", f"{', '.join(dupes)} listed twice: each user once")]
 
 
-def user_password(stack_password: str, user: str) -> str:
-    """The user's password: HMAC-SHA256(stack password, user), URL-safe base64."""
-    digest = hmac.new(stack_password.encode(), f"infra redis user {user}".encode(), "sha256")
+def user_password(stack_password: str, user: str, generation: int = 1) -> str:
+    """The user's password: HMAC-SHA256(stack password, user and generation),
+    URL-safe base64 (generation 1 keeps the label users had before rotation)."""
+    label = f"infra redis user {user}" + (f" #{generation}" if generation > 1 else "")
+    digest = hmac.new(stack_password.encode(), label.encode(), "sha256")
     return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
 
 
+def accepted_passwords(user: RedisUser, stack_password: str) -> list[str]:
+    """The passwords every node accepts for `user`: the current one, and the
+    previous one during a rotation."""
+    current = user_password(stack_password, user.name, user.generation)
+    if not user.keep_previous:
+        return [current]
+    return [current, user_password(stack_password, user.name, user.generation - 1)]
+
+
 def acl_line(user: RedisUser, stack_password: str) -> str:
-    """The `redis.conf` line of `user`: its password only as a SHA-256."""
-    hashed = hashlib.sha256(user_password(stack_password, user.name).encode()).hexdigest()
-    return f"user {user.name} on #{hashed} {user.acl_rules()}"
+    """The `redis.conf` line of `user`: its passwords only as SHA-256 hashes."""
+    hashes = [
+        f"#{hashlib.sha256(pw.encode()).hexdigest()}"
+        for pw in accepted_passwords(user, stack_password)
+    ]
+    return f"user {user.name} on {' '.join(hashes)} {user.acl_rules()}"

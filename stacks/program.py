@@ -27,6 +27,7 @@ from stacks import addressing
 from stacks.config import ConfigInvalid, StackConfig, parse_config
 from stacks.config.hosts import HostConfig
 from stacks.config.root import SKIP_VAR
+from stacks.config.secret_rules import PASSWORD_KEYS, password_problems
 from stacks.registry import Component
 
 if TYPE_CHECKING:
@@ -51,6 +52,16 @@ def read_config() -> StackConfig:
         raise pulumi.RunError(f"invalid stack config:\n{exc}") from None
     skipped = [n for n in os.environ.get(SKIP_VAR, "").split(",") if n]
     return config.without(skipped) if skipped else config
+
+
+def check_passwords() -> None:
+    """Weak or shared hand-set passwords stop the program before any resource
+    (stacks/config/secret_rules.py)."""
+    cfg = pulumi.Config(NAMESPACE)
+    values = {key: cfg.get(key) for key in PASSWORD_KEYS}
+    problems = password_problems(values, pulumi.get_stack())
+    if problems:
+        raise pulumi.RunError("refused stack secrets:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def require_secret(key: str) -> pulumi.Output[str]:
@@ -111,6 +122,8 @@ class Wiring:
     # What the components built so far run that monitoring can scrape.
     targets: list[ScrapeTarget] = field(default_factory=list)
     hosts: dict[str, HostSite] = field(default_factory=dict)
+    # The Redis Cluster's CA (redis.tls): monitoring's exporter verifies it.
+    redis_ca: pulumi.Output[str] | None = None
 
     def site(self, component: str) -> Site:
         """Across hosts, what a component publishes itself (monitoring's ports)
@@ -159,15 +172,21 @@ class Wiring:
 
 
 def build_redis_cluster(name: str, config: RedisConfig, wiring: Wiring) -> RedisCluster:
-    return RedisCluster(
-        name, config, wiring.site(name), wiring.secret("redisPassword"), wiring.opts()
+    ca_key = wiring.secret("redisTlsCaKey") if config.tls.ca_cert else None
+    cluster = RedisCluster(
+        name, config, wiring.site(name), wiring.secret("redisPassword"), wiring.opts(), ca_key
     )
+    wiring.redis_ca = cluster.ca_cert
+    return cluster
 
 
 def build_redis_sentinel(name: str, config: RedisConfig, wiring: Wiring) -> RedisSentinel:
-    return RedisSentinel(
-        name, config, wiring.site(name), wiring.secret("redisPassword"), wiring.opts()
+    ca_key = wiring.secret("redisTlsCaKey") if config.tls.ca_cert else None
+    tier = RedisSentinel(
+        name, config, wiring.site(name), wiring.secret("redisPassword"), wiring.opts(), ca_key
     )
+    wiring.redis_ca = tier.ca_cert
+    return tier
 
 
 def build_mongo(name: str, config: MongoConfig, wiring: Wiring) -> MongoReplicaSet:
@@ -205,11 +224,14 @@ def build_monitoring(name: str, config: MonitoringConfig, wiring: Wiring) -> Mon
     """Built last (`collects_targets`): it scrapes what every other component runs."""
     redis = any(t.exporter == "redis" for t in wiring.targets)
     password = wiring.secret("redisPassword") if redis else None
-    return Monitoring(name, config, wiring.site(name), wiring.targets, password, wiring.opts())
+    return Monitoring(
+        name, config, wiring.site(name), wiring.targets, password, wiring.opts(), wiring.redis_ca
+    )
 
 
 def main() -> None:
     config = read_config()
+    check_passwords()
     pulumi.export("components", config.enabled_components())
     wiring = Wiring(config)
     # Stable: registry order, with the components that collect targets last.

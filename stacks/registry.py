@@ -163,6 +163,8 @@ def _image(config: Any) -> str:
 def _describe_redis(config: RedisConfig) -> str:
     users = ", ".join(f"{u.name} ({u.kind})" for u in config.users)
     shape = f"redis {config.mode} {config.shards}x(1+{config.replicas})"
+    if config.tls.enabled:
+        shape += " over TLS"
     return f"{shape}, users: {users}" if users else shape
 
 

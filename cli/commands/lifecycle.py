@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from cli import app
@@ -101,12 +102,14 @@ def refuse_unsafe_scale(deployer: Any) -> None:
     redis = deployer.config.typed("redis", RedisConfig)
     if redis.mode != "cluster":
         return
-    from cli.engine.rollout_plan import refuse_host_moves
+    from cli.engine.rollout_plan import refuse_host_moves, refuse_tls_switch
     from cli.engine.rollout_plan import refuse_unsafe_scale as refuse
 
+    @functools.cache
     def outputs() -> dict[str, Any]:
         return {item.name: item.value for item in deployer.outputs()}
 
+    refuse_tls_switch(redis, outputs)
     if deployer.config.hosts:
         refuse_host_moves(redis, deployer.config.host_names(), outputs)
         return

@@ -80,20 +80,20 @@ def step(name: str, live: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def live_roles(exports: RedisClusterExports) -> dict[str, dict[str, Any]]:
     """resource name -> role, slots, keys, the replica a master goes to."""
-    remap, password = exports.redis_host_address_map, exports.redis_password
+    remap, access = exports.redis_host_address_map, ops.Access.of(exports)
     resource = {f"{n.ip}:{n.port}": f"{NODE_PREFIX}{i}" for i, n in enumerate(exports.redis_nodes)}
     seed = next(iter(remap.values()), None)
     if seed is None:
         raise LookupError("no published Redis port to read the live cluster from")
     host, port = seed.rsplit(":", 1)
-    nodes, _ = ops.live_masters(host, int(port), password)
+    nodes, _ = ops.live_masters(host, int(port), access)
     by_id = {info["node_id"]: addr for addr, info in nodes.items()}
     roles: dict[str, dict[str, Any]] = {}
     for addr, info in nodes.items():
         name = resource.get(addr)
         if name is None:
             continue
-        roles[name] = describe(addr, info, nodes, by_id, resource, remap, password)
+        roles[name] = describe(addr, info, nodes, by_id, resource, remap, access)
     return roles
 
 
@@ -104,7 +104,7 @@ def describe(
     by_id: Mapping[str, str],
     resource: Mapping[str, str],
     remap: Mapping[str, str],
-    password: str,
+    access: ops.Access,
 ) -> dict[str, Any]:
     if "fail" in info["flags"] or (not info["connected"] and "myself" not in info["flags"]):
         return {"role": "down", "rank": 0}
@@ -119,7 +119,7 @@ def describe(
     ]
     ip, announced_port = addr.rsplit(":", 1)
     host, port = ops.host_endpoint(remap, ip, int(announced_port))
-    with ops.node_client(host, port, password) as client:
+    with ops.node_client(host, port, access) as client:
         keys = int(client.dbsize())
     return {
         "role": "master",
@@ -165,7 +165,7 @@ def role_text(s: Mapping[str, Any]) -> str:
 # --- scaling: shards / replicas changed on a live cluster ------------------------
 def live_members(exports: RedisClusterExports) -> dict[str, scaling.Member]:
     host, port = next(iter(exports.redis_host_address_map.values())).rsplit(":", 1)
-    with ops.node_client(host, int(port), exports.redis_password) as client:
+    with ops.node_client(host, int(port), ops.Access.of(exports)) as client:
         return scaling.members(client.execute_command("CLUSTER NODES"))
 
 
@@ -192,19 +192,19 @@ def scale_section(
     if todo.empty:
         return None
     section = todo.as_dict()
-    remap, password = exports.redis_host_address_map, exports.redis_password
+    remap, access = exports.redis_host_address_map, ops.Access.of(exports)
     for move, (source, _, slots) in zip(section["moves"], todo.moves, strict=True):
-        move["keys"] = keys_in(remap, password, source, slots)
+        move["keys"] = keys_in(remap, access, source, slots)
     section["summary"] = todo.summary()
     section["masters"] = {"now": sum(m.master and bool(m.slots) for m in view.values())}
     section["masters"]["after"] = config.shards
     return section
 
 
-def keys_in(remap: Mapping[str, str], password: str, source: str, slots: list[int]) -> int:
+def keys_in(remap: Mapping[str, str], access: ops.Access, source: str, slots: list[int]) -> int:
     ip, port = source.rsplit(":", 1)
     host, host_port = ops.host_endpoint(remap, ip, int(port))
-    with ops.node_client(host, host_port, password) as client:
+    with ops.node_client(host, host_port, access) as client:
         pipe = client.pipeline(transaction=False)
         for slot in slots:
             pipe.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot)
@@ -224,6 +224,30 @@ def refuse_unsafe_scale(
         raise InvalidInput(f"redis: {exc}") from None
     except (InfraError, redis.RedisError, OSError, ValueError, LookupError, StopIteration):
         return
+
+
+def refuse_tls_switch(config: RedisConfig, outputs: Callable[[], Mapping[str, Any]]) -> None:
+    """Turning `redis.tls` on or off on a deployed cluster is refused before the
+    engine (exit 2): a TLS node and a plaintext node can neither replicate nor
+    talk on the cluster bus, so no rolling replacement can switch one node at a
+    time, and every client must switch with it."""
+    try:
+        deployed = RedisClusterExports.read(outputs()).redis_ca_cert is not None
+    except (InfraError, ValueError):
+        return  # not deployed yet, or not a cluster
+    if deployed == config.tls.enabled:
+        return
+    now, then = ("on", "off") if config.tls.enabled else ("off", "on")
+    raise InvalidInput(
+        f"redis.tls.enabled: turns TLS {now} on a cluster deployed with TLS {then}; its "
+        "nodes cannot be switched one at a time (TLS and plaintext nodes do not replicate "
+        "to each other), and every client must switch too",
+        [
+            f"keep redis.tls.enabled: {str(not config.tls.enabled).lower()}, or move the data: "
+            "`infra backup`, `infra down`, `infra up`, `infra restore` (clients then "
+            "connect with the new scheme)",
+        ],
+    )
 
 
 def refuse_host_moves(

@@ -88,19 +88,30 @@ class Tier:
     remap: dict[str, str]
     password: str
     master_sets: list[str] = field(default_factory=list)
+    ca_pem: str | None = None
 
     @classmethod
     def read(cls, outputs: Mapping[str, Any]) -> Tier:
         if outputs.get("redisMode") == "cluster":
             c = RedisClusterExports.read(outputs)
-            return cls("cluster", c.redis_nodes, c.redis_host_address_map, c.redis_password)
+            remap, password = c.redis_host_address_map, c.redis_password
+            return cls("cluster", c.redis_nodes, remap, password, ca_pem=c.redis_ca_cert)
         if outputs.get("redisMode") == "sentinel":
             s = RedisSentinelExports.read(outputs)
             nodes: list[NodeOutput] = list(s.redis_nodes)
             return cls(
-                "sentinel", nodes, s.redis_host_address_map, s.redis_password, s.redis_master_sets
+                "sentinel",
+                nodes,
+                s.redis_host_address_map,
+                s.redis_password,
+                s.redis_master_sets,
+                s.redis_ca_cert,
             )
         raise LookupError("no Redis tier is deployed in this stack")
+
+    @property
+    def access(self) -> rediskit.Access:
+        return rediskit.Access(self.password, self.ca_pem)
 
     def endpoint(self, node: NodeOutput) -> tuple[str, int]:
         return rediskit.host_endpoint(self.remap, node.ip, node.port)
@@ -108,12 +119,12 @@ class Tier:
     def client(self, node: NodeOutput, binary: bool = False) -> redis.Redis:
         host, port = self.endpoint(node)
         return redis.Redis(
-            host=host, port=port, password=self.password, socket_timeout=30,
+            host=host, port=port, **self.access.kwargs(), socket_timeout=30,
             decode_responses=not binary,
         )  # fmt: skip
 
     def replication(self, node: NodeOutput) -> dict[str, Any]:
-        return rediskit.replication_info(*self.endpoint(node), self.password)
+        return rediskit.replication_info(*self.endpoint(node), self.access)
 
     def node_at(self, address: str) -> NodeOutput:
         found = [n for n in self.nodes if f"{n.ip}:{n.port}" == address]
@@ -125,7 +136,7 @@ class Tier:
         return self._cluster_shards() if self.mode == "cluster" else self._sentinel_shards()
 
     def _cluster_shards(self) -> list[Shard]:
-        nodes, masters = rediskit.live_masters(*self.endpoint(self.nodes[0]), self.password)
+        nodes, masters = rediskit.live_masters(*self.endpoint(self.nodes[0]), self.access)
         out = []
         for address, info in masters.items():
             slots = sorted((int(b[0]), int(b[-1])) for b in info["slots"])

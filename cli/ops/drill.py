@@ -56,8 +56,8 @@ class ClusterView:
     exports: RedisClusterExports
 
     @property
-    def password(self) -> str:
-        return self.exports.redis_password
+    def access(self) -> rediskit.Access:
+        return rediskit.Access.of(self.exports)
 
     @property
     def remap(self) -> dict[str, str]:
@@ -75,15 +75,15 @@ class ClusterView:
 
     def healthy(self) -> bool:
         return all(
-            rediskit.cluster_ok(*self.endpoint(n), self.password)
-            and rediskit.replication_ok(*self.endpoint(n), self.password)
+            rediskit.cluster_ok(*self.endpoint(n), self.access)
+            and rediskit.replication_ok(*self.endpoint(n), self.access)
             for n in self.nodes
         )
 
 
 def pick_victim(view: ClusterView, seed: NodeOutput) -> tuple[str, str]:
     """(master address, its replica's address): the first master in address order."""
-    topo = rediskit.topology(*view.endpoint(seed), view.password)
+    topo = rediskit.topology(*view.endpoint(seed), view.access)
     master = sorted(topo)[0]
     if not topo[master]:
         raise DrillFailed(f"master {master} has no replica: a failover cannot succeed")
@@ -91,7 +91,7 @@ def pick_victim(view: ClusterView, seed: NodeOutput) -> tuple[str, str]:
 
 
 def keys_on(view: ClusterView, client: Any, master: str, count: int) -> list[str]:
-    slots = rediskit.master_slots(*view.endpoint(view.node_at(master)), view.password)
+    slots = rediskit.master_slots(*view.endpoint(view.node_at(master)), view.access)
     keys: list[str] = []
     i = 0
     while len(keys) < count:
@@ -114,7 +114,7 @@ def cluster_failover(
         raise DrillFailed("the cluster is not healthy before the drill: see `infra status`")
     master, replica = pick_victim(view, view.nodes[0])
     victim, survivor = view.node_at(master), view.node_at(replica)
-    client = rediskit.host_cluster_client(view.remap, view.password)
+    client = rediskit.host_cluster_client(view.remap, view.access)
     try:
         keys = keys_on(view, client, master, PROBE_KEYS)
         for key in keys:
@@ -126,8 +126,7 @@ def cluster_failover(
         stopped, killed_at = time.monotonic(), time.time()
         promoted_s = wait_until(
             lambda: (
-                rediskit.replication_info(*view.endpoint(survivor), view.password)["role"]
-                == "master"
+                rediskit.replication_info(*view.endpoint(survivor), view.access)["role"] == "master"
             ),
             timeout,
             f"promotion of {replica}",
@@ -173,7 +172,7 @@ def slots_elsewhere(view: ClusterView, survivors: list[NodeOutput]) -> int:
     addresses = {f"{n.ip}:{n.port}" for n in survivors}
     for node in survivors:
         try:
-            slots = rediskit.master_slots(*view.endpoint(node), view.password)
+            slots = rediskit.master_slots(*view.endpoint(node), view.access)
         except waiting.NOT_YET:
             continue
         return sum(
@@ -212,9 +211,9 @@ def host_loss(
         raise DrillFailed(f"no Redis node runs on host {host}")
     if not view.healthy():
         raise DrillFailed("the cluster is not healthy before the drill: see `infra status`")
-    masters = rediskit.topology(*view.endpoint(survivors[0]), view.password)
+    masters = rediskit.topology(*view.endpoint(survivors[0]), view.access)
     lost_masters = [n.name for n in on_host if f"{n.ip}:{n.port}" in masters]
-    client = rediskit.host_cluster_client(view.remap, view.password)
+    client = rediskit.host_cluster_client(view.remap, view.access)
     keys = [f"infra-drill:{host}:{i}" for i in range(PROBE_KEYS)]
     try:
         write_acknowledged(client, keys)

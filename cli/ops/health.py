@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from cli.ops.cluster import TIMEOUT_S, host_endpoint, node_client
+from cli.ops.cluster import TIMEOUT_S, Access, host_endpoint, node_client
 
 if TYPE_CHECKING:
     from components.config_base import NodeOutput
@@ -52,7 +52,7 @@ def ask(
     """`question`'s answer from `node` through the host address map, or None
     with the reason added to `details`."""
     remap = exports.redis_host_address_map
-    client = node_client(*host_endpoint(remap, node.ip, node.port), exports.redis_password)
+    client = node_client(*host_endpoint(remap, node.ip, node.port), Access.of(exports))
     try:
         return question(client)
     except redis.RedisError as exc:
@@ -98,7 +98,40 @@ def redis_cluster(exports: RedisClusterExports) -> Check:
     check = Check("redis", ok, summary, details)
     if any(n.host for n in nodes) and up:
         add_placement(check, exports)
+    if exports.redis_ca_cert is not None and up:
+        add_certificates(check, exports)
     return check
+
+
+def add_certificates(check: Check, exports: RedisClusterExports) -> None:
+    """TLS: when the certificates the nodes present expire, and a warning when
+    one is in the last third of its life (the default renewal window: `infra up`
+    would have re-issued it)."""
+    import ssl
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+
+    now, soonest = datetime.now(UTC), None
+    for node in exports.redis_nodes:
+        host, port = host_endpoint(exports.redis_host_address_map, node.ip, node.port)
+        try:
+            pem = ssl.get_server_certificate((host, port), timeout=TIMEOUT_S)
+        except OSError:
+            continue
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        if soonest is None or cert.not_valid_after_utc < soonest.not_valid_after_utc:
+            soonest = cert
+    if soonest is None:
+        return
+    left = soonest.not_valid_after_utc - now
+    life = soonest.not_valid_after_utc - soonest.not_valid_before_utc
+    check.summary += f", TLS (certificates valid {left.days} more days)"
+    if left < life / 3:
+        check.warnings.append(
+            f"a node certificate expires in {left.days} days: `infra up` re-issues them "
+            "(rolling) once they are in their renewal window"
+        )
 
 
 def add_placement(check: Check, exports: RedisClusterExports) -> None:

@@ -51,7 +51,7 @@ def live_shards(exports: RedisClusterExports) -> list[Shard]:
     for node in exports.redis_nodes:
         endpoint = rediskit.host_endpoint(exports.redis_host_address_map, node.ip, node.port)
         try:
-            topology = rediskit.topology(*endpoint, exports.redis_password)
+            topology = rediskit.topology(*endpoint, rediskit.Access.of(exports))
         except waiting.NOT_YET as exc:
             last = exc
             continue
@@ -119,9 +119,9 @@ def rebalance(exports: RedisClusterExports) -> list[dict[str, Any]]:
     done = []
     for master, replica in moves(exports):
         endpoint = rediskit.host_endpoint(exports.redis_host_address_map, replica.ip, replica.port)
-        if not rediskit.replication_ok(*endpoint, exports.redis_password):
+        if not rediskit.replication_ok(*endpoint, rediskit.Access.of(exports)):
             raise RuntimeError(f"{replica.name} is not in sync with its master: not promoted")
-        with rediskit.node_client(*endpoint, exports.redis_password) as client:
+        with rediskit.node_client(*endpoint, rediskit.Access.of(exports)) as client:
             client.execute_command("CLUSTER FAILOVER")
         seconds = waiting.wait_until(
             functools.partial(is_master, exports, replica),
@@ -142,7 +142,9 @@ def rebalance(exports: RedisClusterExports) -> list[dict[str, Any]]:
 
 def is_master(exports: RedisClusterExports, node: NodeOutput) -> bool:
     endpoint = rediskit.host_endpoint(exports.redis_host_address_map, node.ip, node.port)
-    return bool(rediskit.replication_info(*endpoint, exports.redis_password)["role"] == "master")
+    return bool(
+        rediskit.replication_info(*endpoint, rediskit.Access.of(exports))["role"] == "master"
+    )
 
 
 def is_replica(exports: RedisClusterExports, node: NodeOutput) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from redis.sentinel import Sentinel
 
-from cli.ops.cluster import ONE_ATTEMPT, host_endpoint
+from cli.ops.cluster import ONE_ATTEMPT, Access, access_of, host_endpoint
 from components.redis_config import RedisSentinelExports, SentinelNodeOutput
 
 
@@ -47,12 +47,22 @@ class RemappedSentinel(Sentinel):
         return [self.remap(a) for a in super().filter_slaves(slaves)]
 
 
+def with_ca(password: str | Access, exports: RedisSentinelExports) -> Access:
+    """`password` as Access, with the tier's CA when it runs TLS."""
+    access = access_of(password)
+    if access.ca_pem is None and exports.redis_ca_cert is not None:
+        return Access(access.password, exports.redis_ca_cert, access.username)
+    return access
+
+
 def host_sentinel(
-    outputs: Mapping[str, Any], password: str, socket_timeout: float = 1.0
+    outputs: Mapping[str, Any], password: str | Access, socket_timeout: float = 1.0
 ) -> RemappedSentinel:
     """A client on the Docker host from the stack outputs: the Sentinels at
-    their published ports, the data nodes through `redisHostAddressMap`."""
+    their published ports, the data nodes through `redisHostAddressMap`; over
+    TLS with the stack's CA when the tier has one (`redisCaCert`)."""
     exports = RedisSentinelExports.read(outputs)
+    access = with_ca(password, exports)
     remap = exports.redis_host_address_map
     unpublished = [s.name for s in exports.redis_sentinels if f"{s.ip}:{s.port}" not in remap]
     if unpublished:
@@ -64,53 +74,55 @@ def host_sentinel(
         # A Sentinel that does not answer (its host lost) costs one timeout, then
         # discovery asks the next one.
         sentinel_kwargs={
-            "password": password,
+            **access.kwargs(),
             "socket_timeout": socket_timeout,
             "retry": ONE_ATTEMPT,
         },
-        password=password,
+        **access.kwargs(),
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_timeout,
         decode_responses=True,
     )
 
 
-def client(port: int, password: str, timeout: float = 2.0) -> redis.Redis:
+def client(port: int, password: str | Access, timeout: float = 2.0) -> redis.Redis:
     return redis.Redis(
         host="127.0.0.1",
         port=port,
-        password=password,
+        **access_of(password).kwargs(),
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         decode_responses=True,
     )
 
 
-def masters(sentinel_port: int, password: str) -> dict[str, dict[str, Any]]:
+def masters(sentinel_port: int, password: str | Access) -> dict[str, dict[str, Any]]:
     """`SENTINEL MASTERS` of one Sentinel, by master set name."""
     known = client(sentinel_port, password).sentinel_masters()
     assert isinstance(known, dict)  # redis-py parses it into a dict; its annotation is wider
     return known
 
 
-def replicas(sentinel_port: int, password: str, name: str) -> list[dict[str, Any]]:
+def replicas(sentinel_port: int, password: str | Access, name: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = client(sentinel_port, password).sentinel_slaves(name)
     return found
 
 
-def ckquorum(sentinel_port: int, password: str, name: str) -> str:
+def ckquorum(sentinel_port: int, password: str | Access, name: str) -> str:
     """The raw CKQUORUM reply. Sent as two words: redis-py's callback for
     "SENTINEL CKQUORUM" turns the reply ("OK 3 usable Sentinels...") into a
     bool that is False, since it is not exactly "OK"."""
     return str(client(sentinel_port, password).execute_command("SENTINEL", "CKQUORUM", name))
 
 
-def role(port: int, password: str) -> str:
+def role(port: int, password: str | Access) -> str:
     """ "master" or "slave", as the node itself reports it."""
     return str(client(port, password).execute_command("ROLE")[0])
 
 
-def roles_by_group(nodes: Sequence[SentinelNodeOutput], password: str) -> dict[str, dict[str, str]]:
+def roles_by_group(
+    nodes: Sequence[SentinelNodeOutput], password: str | Access
+) -> dict[str, dict[str, str]]:
     """master set -> {node ip: role it reports}, asked through the published ports."""
     out: dict[str, dict[str, str]] = {}
     for node in nodes:
@@ -119,10 +131,11 @@ def roles_by_group(nodes: Sequence[SentinelNodeOutput], password: str) -> dict[s
     return out
 
 
-def settled(outputs: Mapping[str, Any], password: str) -> bool:
+def settled(outputs: Mapping[str, Any], password: str | Access) -> bool:
     """Every group has exactly one node reporting `master`, every Sentinel names
     that node as the group's primary, and sees its replicas linked (`ok`)."""
     exports = RedisSentinelExports.read(outputs)
+    password = with_ca(password, exports)
     roles = roles_by_group(exports.redis_nodes, password)
     for sentinel in exports.redis_sentinels:
         assert sentinel.host_port is not None, f"{sentinel.name} is not published on the host"

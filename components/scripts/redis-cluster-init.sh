@@ -10,7 +10,8 @@
 # Environment: NODES ("ip:port ip:port ..."), REPLICAS (per master),
 # WAIT_SECONDS (default 120), PASSWORD_FILE (default /run/secrets/redis-password);
 # SHARDS ("master,replica,... master,replica,..."): form exactly these shards
-# (several Docker hosts: the placement decides, not redis-cli's own pairing).
+# (several Docker hosts: the placement decides, not redis-cli's own pairing);
+# CLI_TLS (redis.tls): redis-cli's TLS options, e.g. "--tls --cacert /path/ca.crt".
 # Exit codes: 1 a node never answered or the cluster never became ok;
 # 3 the nodes already form a cluster whose membership differs from NODES.
 set -u
@@ -20,13 +21,15 @@ REPLICAS="${REPLICAS:-1}"
 WAIT_SECONDS="${WAIT_SECONDS:-120}"
 PASSWORD_FILE="${PASSWORD_FILE:-/run/secrets/redis-password}"
 FORMED_MARK=/tmp/cluster-formed
+CLI_TLS="${CLI_TLS:-}"
 REDISCLI_AUTH="$(cat "$PASSWORD_FILE")"
 export REDISCLI_AUTH
 
 log() { echo "redis-cluster-init: $*"; }
 cli() {
     addr="$1"; shift
-    redis-cli -h "${addr%:*}" -p "${addr##*:}" --no-auth-warning "$@" 2>/dev/null
+    # shellcheck disable=SC2086
+    redis-cli $CLI_TLS -h "${addr%:*}" -p "${addr##*:}" --no-auth-warning "$@" 2>/dev/null
 }
 info_field() { cli "$1" cluster info | tr -d '\r' | sed -n "s/^$2://p"; }
 count() { set -- $1; echo $#; }
@@ -76,7 +79,7 @@ create_cluster() {
         return
     fi
     # shellcheck disable=SC2086
-    redis-cli --no-auth-warning --cluster create $NODES \
+    redis-cli $CLI_TLS --no-auth-warning --cluster create $NODES \
         --cluster-replicas "$REPLICAS" --cluster-yes
 }
 
@@ -86,14 +89,15 @@ create_placed() {
     masters=""
     for shard in $SHARDS; do masters="$masters ${shard%%,*}"; done
     # shellcheck disable=SC2086
-    redis-cli --no-auth-warning --cluster create $masters --cluster-replicas 0 \
+    redis-cli $CLI_TLS --no-auth-warning --cluster create $masters --cluster-replicas 0 \
         --cluster-yes || return 1
     for shard in $SHARDS; do
         master="${shard%%,*}"
         id="$(cli "$master" cluster myid | tr -d '\r')"
         for replica in $(echo "${shard#*,}" | tr ',' ' '); do
             [ "$replica" = "$master" ] && continue
-            redis-cli --no-auth-warning --cluster add-node "$replica" "$master" \
+            # shellcheck disable=SC2086
+            redis-cli $CLI_TLS --no-auth-warning --cluster add-node "$replica" "$master" \
                 --cluster-slave --cluster-master-id "$id" || return 1
         done
     done
@@ -106,7 +110,8 @@ wait_until_ok() {
             sleep 0.2
         done
     done
-    until redis-cli --no-auth-warning --cluster check "$(first "$NODES")" 2>/dev/null | grep -q 'All 16384 slots covered'; do
+    # shellcheck disable=SC2086
+    until redis-cli $CLI_TLS --no-auth-warning --cluster check "$(first "$NODES")" 2>/dev/null | grep -q 'All 16384 slots covered'; do
         time_left || { log "slots are not all covered after ${WAIT_SECONDS}s"; return 1; }
         sleep 0.5
     done

@@ -28,7 +28,10 @@ def test_version(runner: CliRunner) -> None:
 def test_validate_local(runner: CliRunner, project: Path) -> None:
     code, out, _ = invoke(runner, "validate", "local")
     assert code == 0
-    assert "Pulumi.local.yaml is valid: redis cluster 3x(1+1), mongo replica set of 3" in out
+    assert (
+        "Pulumi.local.yaml is valid: redis cluster 3x(1+1) over TLS, users: app (readwrite), "
+        "reports (readonly), mongo replica set of 3"
+    ) in out
 
 
 def test_validate_shows_placement_over_hosts_and_warns_of_co_location(

@@ -188,7 +188,7 @@ def test_mongo_members_are_listed_as_unscraped_and_need_no_redis_password() -> N
     capture = run_program(
         "unit",
         {"redis": {"enabled": False}, "mongo": {"enabled": True}, "monitoring": MONITORING},
-        {"mongoRootPassword": "r" * 20, "mongoKeyFile": "k" * 1008},
+        {"mongoRootPassword": "mongo-root-password-0123456789", "mongoKeyFile": "k" * 1008},
     )
     unscraped, _ = capture.outputs["monitoringUnscraped"]
     assert [t["instance"] for t in unscraped] == [f"infra-unit-mongo-{i}" for i in range(3)]

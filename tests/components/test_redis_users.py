@@ -64,6 +64,7 @@ def test_one_secret_connection_output_per_user(capture: Capture) -> None:
         "preset": "readwrite",
         "keys": ["cart:*", "session:*"],
         "url": f"redis://cart:{user_password(PASSWORD, 'cart')}@172.28.0.10:6379",
+        "generation": 1,
     }
     assert users["exporter"]["keys"] == [] and users["events"]["preset"] == "rules"
 
@@ -98,6 +99,8 @@ def test_no_users_leaves_the_node_config_as_before() -> None:
         ({"name": "a", "preset": "readonly", "rules": ["+get"]}, "not both"),
         ({"name": "a", "rules": ["+get"], "keys": ["x*"]}, "~pattern"),
         ({"name": "a", "preset": "monitoring", "keys": ["x*"]}, "reads no key"),
+        ({"name": "a", "keepPrevious": True}, "generation 1 has none before it"),
+        ({"name": "a", "generation": 0}, "greater than or equal to 1"),
     ],
 )
 def test_bad_users_are_refused_naming_the_fix(user: dict, message: str) -> None:
@@ -128,3 +131,31 @@ def test_validate_names_the_users() -> None:
     config = RedisConfig.model_validate({"users": USERS[:2]})
     described = REGISTRY.entry("redis").describe(config)
     assert described == "redis cluster 3x(1+1), users: cart (readwrite), reports (readonly)"
+
+
+def test_a_rotation_accepts_both_passwords_then_only_the_new_one() -> None:
+    first = user_password(PASSWORD, "cart")
+    second = user_password(PASSWORD, "cart", 2)
+    assert second != first and user_password(PASSWORD, "cart", 1) == first
+
+    def hashes(user: RedisUser) -> list[str]:
+        return [t[1:] for t in acl_line(user, PASSWORD).split() if t.startswith("#")]
+
+    def sha(password: str) -> str:
+        return hashlib.sha256(password.encode()).hexdigest()
+
+    during = RedisUser(name="cart", generation=2, keep_previous=True)
+    after = RedisUser(name="cart", generation=2)
+    assert hashes(during) == [sha(second), sha(first)]
+    assert hashes(after) == [sha(second)]
+
+
+def test_the_output_publishes_the_current_generation() -> None:
+    users = [{"name": "cart", "generation": 3, "keepPrevious": True}]
+    capture = run_program("unit", {"redis": {"users": users}}, {"redisPassword": PASSWORD})
+    cart = capture.outputs["redisUsers"][0]["cart"]
+    assert cart["password"] == user_password(PASSWORD, "cart", 3)
+    assert cart["generation"] == 3
+    conf = capture.named("redis-node-0").spec["uploads"][0]["content"]
+    line = next(x for x in conf.splitlines() if x.startswith("user cart "))
+    assert line.count(" #") == 2

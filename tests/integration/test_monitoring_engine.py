@@ -1,6 +1,8 @@
 """Monitoring through the product: one Redis Cluster stack with monitoring on,
 deployed by `infra up` on the real Pulumi engine and Docker; Prometheus' own
 HTTP API (published on 127.0.0.1) says what it scrapes and which alerts fire.
+The cluster runs with TLS (`redis.tls`, as the templates set it): the exporter
+reads every node over TLS, verifying it with the stack's CA.
 
 The tests run in file order on one stack: every target up, `infra status`
 names Prometheus, no alert on a healthy tier, then the failover drill (the code
@@ -75,7 +77,7 @@ def tier(
         dockerenv.require_image(docker_client, IMAGE)
     except RuntimeError as exc:
         pytest.fail(f"{exc} (scripts/build-monitoring-image.sh builds it)", pytrace=False)
-    config = redis_config(docker_client, redis_image)
+    config = redis_config(docker_client, redis_image, tls={"enabled": True})
     base = config["redis"]["hostPortBase"]
     port = dockerenv.free_port_block(3, avoid=range(base, base + NODES))
     config["monitoring"] = {
@@ -103,7 +105,7 @@ def test_prometheus_scrapes_every_node_and_itself(tier: Tier) -> None:
     assert {t.job for t in found} == {"redis", "prometheus", "alertmanager"}
 
 
-def test_the_exporter_reads_cluster_metrics_with_the_password(tier: Tier) -> None:
+def test_the_exporter_reads_cluster_metrics_over_tls_with_the_password(tier: Tier) -> None:
     reply = prometheus.query(tier.url, "redis_cluster_slots_ok")
     assert [float(r["value"][1]) for r in reply] == [16384.0] * NODES
     masters = prometheus.query(tier.url, 'count(redis_instance_info{role="master"})')

@@ -3,7 +3,9 @@
 The hosts are three more Docker engines on this machine, each in its own network
 namespace with its own address (tests/support/netns_hosts.py); the stack file
 lists them under `infra:hosts`, and `infra` drives one docker provider per host
-(the offline stand-in here). Proven in order, on one deployed stack:
+(the offline stand-in here). Both stacks run with TLS (`redis.tls`): the nodes'
+certificates name their hosts' addresses, the cluster bus and replication cross
+hosts over TLS. Proven in order, on one deployed stack:
 
 - `up` copies the image to every host, places every shard's members on distinct
   hosts and one master per host; clients on this machine and in a container on
@@ -61,7 +63,8 @@ def hosts_env(hosts: list[ns.NetnsHost]) -> dict[str, str | None]:
 def stack_config(image: str, hosts: list[ns.NetnsHost]) -> dict[str, Any]:
     return {
         "hosts": [{"name": h.name, "docker": h.docker_host, "address": h.address} for h in hosts],
-        "redis": {"image": image, "hostPortBase": PORT_BASE},
+        # TLS, as the templates set it: certificates name the hosts' addresses.
+        "redis": {"image": image, "hostPortBase": PORT_BASE, "tls": {"enabled": True}},
         "mongo": {"enabled": False},
         "edge": {"enabled": False},
     }
@@ -108,10 +111,16 @@ def cluster_client(outputs: dict[str, Any]) -> RedisCluster:
     node is a seed: one host may be down."""
     return RedisCluster(
         startup_nodes=[ClusterNode(n["ip"], n["port"]) for n in outputs["redisNodes"]],
-        password=outputs["redisPassword"],
+        **access(outputs).kwargs(),
         decode_responses=True,
         socket_timeout=2.0,
     )
+
+
+def access(outputs: dict[str, Any]) -> Any:
+    from cli.ops import cluster as ops
+
+    return ops.Access(outputs["redisPassword"], outputs["redisCaCert"])
 
 
 def shards(outputs: dict[str, Any]) -> list[list[dict[str, Any]]]:
@@ -174,7 +183,10 @@ def test_clients_on_the_machine_and_on_another_host_follow_redirects(
         assert all(client.get(f"spread:{i}") == str(i) for i in range(300))
     # A container on h3 (the image is there: `up` copied it) writes through h1.
     seed = next(n for n in deployed["redisNodes"] if n["host"] == "h1")
-    script = "for i in $(seq 9); do redis-cli -c -h $SEED -p $PORT set h3:$i $i; done"
+    script = (
+        'echo "$CA" > /tmp/ca.crt; for i in $(seq 9); do'
+        " redis-cli --tls --cacert /tmp/ca.crt -c -h $SEED -p $PORT set h3:$i $i; done"
+    )
     reply = (
         hosts[2]
         .client()
@@ -183,6 +195,7 @@ def test_clients_on_the_machine_and_on_another_host_follow_redirects(
             ["sh", "-c", script],
             environment={
                 "REDISCLI_AUTH": deployed["redisPassword"],
+                "CA": deployed["redisCaCert"],
                 "SEED": seed["ip"],
                 "PORT": seed["port"],
             },
@@ -255,13 +268,13 @@ def wait_for_all_slots_elsewhere(outputs: dict[str, Any], lost: str, timeout: fl
     addresses = {f"{n['ip']}:{n['port']}" for n in survivors}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if served_by(survivors[0], outputs["redisPassword"], addresses) == 16384:
+        if served_by(survivors[0], access(outputs), addresses) == 16384:
             return time.monotonic()
         time.sleep(0.1)
     raise AssertionError(f"slots not all served without {lost} after {timeout}s")
 
 
-def served_by(node: dict[str, Any], password: str, addresses: set[str]) -> int:
+def served_by(node: dict[str, Any], password: Any, addresses: set[str]) -> int:
     from cli.ops import cluster as ops
 
     try:

@@ -2,6 +2,10 @@
 real Pulumi engine, the docker provider `infra` chooses (the offline stand-in where the
 official plugin cannot be had), and a real Docker engine.
 
+The stack is set up as the templates set `local` and `production` up: TLS on every
+link (`redis.tls`) and application users, so every check below also proves the TLS
+path (status, drill, redirects from a container, drift, restarts).
+
 The tests run in file order on one stack: deploy, check, change, break, repair, tear down.
 """
 
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,7 @@ import pytest
 import redis
 
 from cli.ops import cluster as rediscluster
+from components import tls
 from components.redis_config import RedisConfig
 from providers.docker_standin import VERSION
 from stacks import addressing
@@ -44,6 +50,14 @@ class Cluster:
     def password(self) -> str:
         return str(self.values["redisPassword"])
 
+    @property
+    def ca(self) -> str:
+        return str(self.values["redisCaCert"])
+
+    @property
+    def access(self) -> rediscluster.Access:
+        return rediscluster.Access(self.password, self.ca)
+
     def nodes(self) -> list[dict[str, Any]]:
         return list(self.values["redisNodes"])
 
@@ -51,18 +65,19 @@ class Cluster:
         return [n["hostPort"] for n in self.nodes()]
 
     def client(self) -> Any:
-        return rediscluster.host_cluster_client(self.values["redisHostAddressMap"], self.password)
+        return rediscluster.host_cluster_client(self.values["redisHostAddressMap"], self.access)
 
     def user_client(self, user: str, password: str | None = None) -> Any:
         found = self.values["redisUsers"][user]
         return rediscluster.host_cluster_client(
-            self.values["redisHostAddressMap"], password or found["password"], username=user
+            self.values["redisHostAddressMap"],
+            rediscluster.Access(password or found["password"], self.ca, user),
         )
 
     def wait_ok(self, timeout: float = 90) -> None:
         for port in self.node_ports():
             dockerenv.wait_for(
-                lambda p=port: rediscluster.cluster_ok("127.0.0.1", p, self.password), timeout
+                lambda p=port: rediscluster.cluster_ok("127.0.0.1", p, self.access), timeout
             )
 
 
@@ -73,7 +88,7 @@ def cluster(
     docker_client: docker.DockerClient,
     redis_image: str,
 ) -> Iterator[Cluster]:
-    config = redis_config(docker_client, redis_image, users=USERS)
+    config = redis_config(docker_client, redis_image, users=USERS, tls={"enabled": True})
     with deployed_stack(tmp_path_factory.mktemp("cluster"), proxy, docker_client, config) as stack:
         # No INFRA_DOCKER_PROVIDER: `infra` tries to install the official plugin (the
         # test proxy refuses the download) and only then falls back to the stand-in.
@@ -107,7 +122,7 @@ def test_init_container_forms_the_cluster(cluster: Cluster, docker_client) -> No
 
 def test_every_node_reports_cluster_ok(cluster: Cluster) -> None:
     for port in cluster.node_ports():
-        info = rediscluster.cluster_info("127.0.0.1", port, cluster.password)
+        info = rediscluster.cluster_info("127.0.0.1", port, cluster.access)
         assert info["cluster_state"] == "ok"
         assert info["cluster_slots_ok"] == "16384"
         assert info["cluster_known_nodes"] == "6"
@@ -116,7 +131,7 @@ def test_every_node_reports_cluster_ok(cluster: Cluster) -> None:
 
 def test_one_replica_per_master_at_announced_addresses(cluster: Cluster) -> None:
     subnet = cluster.stack.config()["infra:network"]["subnet"]
-    topo = rediscluster.topology("127.0.0.1", cluster.node_ports()[0], cluster.password)
+    topo = rediscluster.topology("127.0.0.1", cluster.node_ports()[0], cluster.access)
     assert len(topo) == 3 and all(len(replicas) == 1 for replicas in topo.values())
     announced = {addr for m, r in topo.items() for addr in [m, *r]}
     assert announced == {f"{ip}:6379" for ip in addressing.addresses(subnet, "redis", 6)}
@@ -124,7 +139,57 @@ def test_one_replica_per_master_at_announced_addresses(cluster: Cluster) -> None
 
 def test_auth_is_required(cluster: Cluster) -> None:
     with pytest.raises(redis.AuthenticationError):
-        redis.Redis(host="127.0.0.1", port=cluster.node_ports()[0]).ping()
+        tls_node(cluster, cluster.node_ports()[0], password=None).ping()
+
+
+def tls_node(cluster: Cluster, port: int, **options: Any) -> redis.Redis:
+    """One node on its host port over TLS, verified with the stack's CA."""
+    kwargs = {**rediscluster.Access(cluster.password, cluster.ca).kwargs(), **options}
+    return redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, **kwargs)
+
+
+def test_plaintext_is_refused_on_every_node(cluster: Cluster) -> None:
+    """No plaintext port: a plaintext client gets no reply (the node waits for
+    a TLS handshake, then drops it)."""
+    for port in cluster.node_ports():
+        plain = redis.Redis(
+            host="127.0.0.1", port=port, password=cluster.password, socket_timeout=3
+        )
+        with pytest.raises((redis.ConnectionError, redis.TimeoutError)):
+            plain.ping()
+        with tls_node(cluster, port) as node:
+            assert node.ping()
+
+
+def test_a_client_trusting_another_ca_is_rejected(cluster: Cluster) -> None:
+    other = tls.generated_ca("another stack's secret", "other")
+    with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
+        tls_node(cluster, cluster.node_ports()[0], ssl_ca_data=other.pem).ping()
+
+
+def test_replication_and_the_cluster_bus_run_over_tls_on_every_node(cluster: Cluster) -> None:
+    for port in cluster.node_ports():
+        with tls_node(cluster, port, decode_responses=True) as node:
+            settings = {
+                key: node.config_get(key)[key]
+                for key in ("port", "tls-port", "tls-replication", "tls-cluster")
+            }
+            assert settings == {
+                "port": "0",
+                "tls-port": "6379",
+                "tls-replication": "yes",
+                "tls-cluster": "yes",
+            }
+            assert node.info("replication")["connected_slaves"] in (0, 1)
+    # Each replica's link to its master is up: it can only be, over TLS.
+    topo = rediscluster.topology("127.0.0.1", cluster.node_ports()[0], cluster.access)
+    assert all(len(replicas) == 1 for replicas in topo.values())
+
+
+def test_each_node_presents_its_own_certificate_naming_its_addresses(cluster: Cluster) -> None:
+    for node in cluster.nodes():
+        pem = ssl.get_server_certificate(("127.0.0.1", node["hostPort"]))
+        assert tls.san_gaps(pem, [node["ip"], node["name"], "127.0.0.1"]) == []
 
 
 def test_an_application_user_is_held_to_its_keys_and_commands(cluster: Cluster) -> None:
@@ -140,12 +205,12 @@ def test_an_application_user_is_held_to_its_keys_and_commands(cluster: Cluster) 
     cart.close()
     port = cluster.node_ports()[0]
     password = cluster.values["redisUsers"]["cart"]["password"]
-    with redis.Redis(port=port, username="cart", password=password) as node:
+    with tls_node(cluster, port, username="cart", password=password) as node:
         for command in (("FLUSHALL",), ("CONFIG", "SET", "maxmemory", "1mb"), ("KEYS", "*")):
             with pytest.raises(redis.exceptions.NoPermissionError):
                 node.execute_command(*command)
     with pytest.raises(redis.exceptions.AuthenticationError):
-        redis.Redis(port=port, username="cart", password=cluster.password).ping()
+        tls_node(cluster, port, username="cart", password=cluster.password).ping()
 
 
 def test_a_read_only_user_reads_and_cannot_write(cluster: Cluster) -> None:
@@ -163,6 +228,8 @@ def test_user_passwords_are_only_hashed_on_the_nodes(cluster: Cluster, docker_cl
     conf = node.exec_run(["cat", "/usr/local/etc/redis/redis.conf"]).output.decode()
     assert f"#{hashlib.sha256(password.encode()).hexdigest()}" in conf
     assert password not in conf + json.dumps(node.attrs)
+    key = node.exec_run(["cat", "/usr/local/etc/redis/tls/node.key"]).output.decode()
+    assert "PRIVATE KEY" in key and key not in json.dumps(node.attrs)
 
 
 def test_host_client_follows_redirects(cluster: Cluster) -> None:
@@ -180,7 +247,8 @@ def test_container_on_the_stack_network_follows_redirects(
 ) -> None:
     subnet = cluster.stack.config()["infra:network"]["subnet"]
     script = (
-        'cli() { redis-cli -c -h $SEED --no-auth-warning "$@"; };'
+        'echo "$CA" > /tmp/ca.crt;'
+        ' cli() { redis-cli --tls --cacert /tmp/ca.crt -c -h $SEED --no-auth-warning "$@"; };'
         " for i in $(seq 1 50); do cli set app:$i v$i >/dev/null; done;"
         " for i in $(seq 1 50); do cli get app:$i; done"
     )
@@ -190,15 +258,43 @@ def test_container_on_the_stack_network_follows_redirects(
         cluster.values["networkName"],
         addressing.addresses(subnet, "apps", 1)[0],
         script,
-        {"SEED": cluster.nodes()[0]["ip"], "REDISCLI_AUTH": cluster.password},
+        {"SEED": cluster.nodes()[0]["ip"], "REDISCLI_AUTH": cluster.password, "CA": cluster.ca},
         cluster.name,
     )
     assert out == [f"v{i}" for i in range(1, 51)]
 
 
+def test_the_cache_kit_reaches_the_tls_cluster_from_the_outputs(cluster: Cluster) -> None:
+    """cachekit builds its clients from the outputs alone: the CA comes with them."""
+    import asyncio
+
+    from cachekit.endpoint import Endpoint
+
+    endpoint = Endpoint.from_outputs(cluster.values)
+    assert endpoint.ca_pem == cluster.ca
+    client = endpoint.client()
+    client.set("kit:{1}", b"v")
+    assert client.get("kit:{1}") == b"v"
+    client.close()
+
+    async def read() -> bytes:
+        aclient = endpoint.async_client()
+        try:
+            return bytes(await aclient.get("kit:{1}"))
+        finally:
+            await aclient.aclose()
+
+    assert asyncio.run(read()) == b"v"
+
+
 def test_infra_status_is_ok(cluster: Cluster) -> None:
     result = cluster.stack.ok("status", cluster.name)
     assert "ok   redis: 6/6 nodes up, 3 masters, 3 replicas in sync" in result.out
+    # Issued for this renewal period (90-day life, re-issued 30 days before it
+    # ends): 30 to 90 days left.
+    days = int(result.out.split("TLS (certificates valid ")[1].split()[0])
+    assert 30 <= days <= 90, result.out
+    assert "expires in" not in result.out
     assert cluster.password not in result.out + result.err
 
 
@@ -222,15 +318,21 @@ def test_a_silent_switch_of_docker_provider_is_refused(cluster: Cluster) -> None
     assert cluster.stack.container_ids() == before
 
 
-def test_no_plaintext_secret_in_state_outputs_or_plan(cluster: Cluster) -> None:
+def test_no_plaintext_secret_in_state_outputs_or_plan(cluster: Cluster, docker_client) -> None:
     stack = cluster.stack
     state = stack.engine.state_file(stack.name).read_text()
     hidden = stack.ok("outputs", stack.name, "--json").out
     plan = stack.ok("preview", stack.name, "--json").out
     users = cluster.values["redisUsers"]
+    node = docker_client.containers.get(cluster.nodes()[0]["name"])
+    key = node.exec_run(["cat", "/usr/local/etc/redis/tls/node.key"]).output.decode()
+    key_body = "".join(key.strip().splitlines()[1:-1])
+    assert len(key_body) > 100
     for text in (state, hidden, plan):
         assert cluster.password not in text
         assert all(u["password"] not in text for u in users.values())
+        assert key_body[:64] not in text.replace("\\n", "")
+    assert json.loads(hidden)["redisCaCert"].startswith("-----BEGIN CERTIFICATE-----")
     assert json.loads(hidden)["redisPassword"] == "[secret]"
     assert json.loads(hidden)["redisUsers"] == "[secret]"
 

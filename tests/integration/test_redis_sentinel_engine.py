@@ -3,7 +3,9 @@ engine, the docker provider `infra` chooses, and a real Docker engine.
 
 Short Sentinel timeouts (downAfterMs 1500) keep the failover tests fast; the
 defaults are checked under mocks (tests/components/test_redis_sentinel.py) and
-measured in bench/redis_sentinel_failover.py.
+measured in bench/redis_sentinel_failover.py. The stack runs with TLS
+(`redis.tls`): nodes and Sentinels on TLS ports only, replication, Sentinel's
+own links and every client here verified with the stack's CA.
 """
 
 from __future__ import annotations
@@ -46,8 +48,13 @@ class Deployed:
         return self.tier.name
 
     @property
-    def password(self) -> str:
+    def secret(self) -> str:
         return str(self.outputs["redisPassword"])
+
+    @property
+    def password(self) -> rs.Access:
+        """The stack password, over TLS with the stack's CA (the stack runs TLS)."""
+        return rs.Access(self.secret, self.outputs["redisCaCert"])
 
     def output(self, name: str) -> Any:
         return self.outputs[name]
@@ -67,7 +74,11 @@ def deployed(
     redis_image: str,
 ) -> Iterator[Deployed]:
     config = sentinel_config(
-        docker_client, redis_image, downAfterMs=DOWN_AFTER_MS, failoverTimeoutMs=10000
+        docker_client,
+        redis_image,
+        downAfterMs=DOWN_AFTER_MS,
+        failoverTimeoutMs=10000,
+        tls={"enabled": True},
     )
     root = tmp_path_factory.mktemp("sentinel")
     env = {"INFRA_DOCKER_PROVIDER": "standin"}
@@ -122,9 +133,24 @@ def test_announced_addresses_are_the_fixed_ips_and_map_to_the_host(deployed: Dep
 
 
 def test_auth_is_required_on_nodes_and_sentinels(deployed: Deployed) -> None:
+    tls = rs.Access(None, deployed.output("redisCaCert")).kwargs()
     for port in (deployed.node(0, 0)["hostPort"], deployed.sentinel_ports()[0]):
         with pytest.raises(redis.AuthenticationError):  # retry=None: redis-py retries it
-            redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, retry=None).ping()
+            redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, retry=None, **tls).ping()
+
+
+def test_nodes_and_sentinels_refuse_plaintext_and_replicate_over_tls(deployed: Deployed) -> None:
+    ports = [n["hostPort"] for n in deployed.output("redisNodes")] + deployed.sentinel_ports()
+    for port in ports:
+        plain = redis.Redis(
+            host="127.0.0.1", port=port, password=deployed.secret, socket_timeout=3, retry=None
+        )
+        with pytest.raises((redis.ConnectionError, redis.TimeoutError)):
+            plain.ping()
+    for node in deployed.output("redisNodes"):
+        with rs.client(node["hostPort"], deployed.password) as client:
+            assert client.config_get("tls-replication")["tls-replication"] == "yes"
+            assert client.config_get("port")["port"] == "0"
 
 
 def test_sentinel_state_lives_on_its_volume(deployed: Deployed, docker_client) -> None:
@@ -142,10 +168,12 @@ def test_container_on_the_stack_network_asks_sentinel(
     app_ip = addressing.addresses(deployed.subnet, "apps", 1)[0]
     sentinel_ip = deployed.output("redisSentinels")[1]["ip"]
     script = (
-        "set -e; addr=$(redis-cli --no-auth-warning -h $SENTINEL -p 26379 "
+        'set -e; echo "$CA" > /tmp/ca.crt; cli() { redis-cli --tls --cacert /tmp/ca.crt'
+        ' --no-auth-warning "$@"; };'
+        " addr=$(cli -h $SENTINEL -p 26379 "
         "sentinel get-master-addr-by-name shard-2 | tr '\\n' ' ');"
-        " set -- $addr; redis-cli --no-auth-warning -h $1 -p $2 set app:key from-app >/dev/null;"
-        " redis-cli --no-auth-warning -h $1 -p $2 get app:key; echo $1"
+        " set -- $addr; cli -h $1 -p $2 set app:key from-app >/dev/null;"
+        " cli -h $1 -p $2 get app:key; echo $1"
     )
     out = dockerenv.run_app_container(
         docker_client,
@@ -153,7 +181,11 @@ def test_container_on_the_stack_network_asks_sentinel(
         deployed.output("networkName"),
         app_ip,
         script,
-        {"SENTINEL": sentinel_ip, "REDISCLI_AUTH": deployed.password},
+        {
+            "SENTINEL": sentinel_ip,
+            "REDISCLI_AUTH": deployed.secret,
+            "CA": deployed.output("redisCaCert"),
+        },
         deployed.run,
     )
     assert out == ["from-app", deployed.node(2, 0)["ip"]]

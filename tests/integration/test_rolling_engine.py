@@ -4,6 +4,10 @@ A counted write/read load (tests/support/writeload.py) runs while `up` applies a
 change that replaces every node; Docker's own events tell how many nodes were
 down at once. Rolling (the default) must keep that at one, lose no acknowledged
 write and keep every slot writable within less than an automatic failover.
+
+The stack runs with TLS (`redis.tls`, as the templates set it): the hand-overs,
+the scaling (MIGRATE between nodes) and the load's clients all go over TLS, and
+a certificate renewal is one of the rolling changes.
 """
 
 from __future__ import annotations
@@ -11,14 +15,19 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import docker
 import pytest
+import redis
+from cryptography import x509
 
 from cli.ops import cluster as rediscluster
 from components.redis_config import RedisConfig
+from components.redis_users import user_password
 from tests.engine.conftest import RefusingProxy, finish
 from tests.support import dockerenv
 from tests.support.enginestack import deployed_stack, redis_config
@@ -26,6 +35,8 @@ from tests.support.livecluster import NODE_ROLE, LiveCluster
 from tests.support.writeload import Downtime, LoadReport, WriteLoad
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine]
+
+CART = {"name": "cart", "keys": ["cart:*"]}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +47,7 @@ def live(
     redis_image: str,
     second_image: str,
 ) -> Iterator[LiveCluster]:
-    config = redis_config(docker_client, redis_image)
+    config = redis_config(docker_client, redis_image, tls={"enabled": True}, users=[CART])
     env = {"INFRA_DOCKER_PROVIDER": "standin"}
     root = tmp_path_factory.mktemp("rolling")
     with deployed_stack(root, proxy, docker_client, config, env) as stack:
@@ -88,10 +99,114 @@ def test_an_image_change_rolls_every_node_onto_the_new_image(
     live.stack.ok("preview", live.stack.name, "--expect-no-changes")
 
 
+def served_certificates(live: LiveCluster) -> dict[str, x509.Certificate]:
+    """The certificate each node presents, by its host endpoint."""
+    found = {}
+    for address in live.remap.values():
+        host, port = address.rsplit(":", 1)
+        pem = ssl.get_server_certificate((host, int(port)))
+        found[address] = x509.load_pem_x509_certificate(pem.encode())
+    return found
+
+
+def cart_password(live: LiveCluster) -> str:
+    return str(live.stack.outputs()["redisUsers"]["cart"]["password"])
+
+
+def auth_failures(report: LoadReport) -> list[str]:
+    return [e for e in report.errors if "WRONGPASS" in e or "uthentication" in e]
+
+
+def logs_in_everywhere(live: LiveCluster, password: str) -> bool:
+    """Whether `cart` with `password` is accepted by every node."""
+    for address in live.remap.values():
+        host, port = address.rsplit(":", 1)
+        access = rediscluster.Access(password, live.access.ca_pem, "cart")
+        try:
+            with rediscluster.node_client(host, int(port), access) as node:
+                node.ping()
+        except redis.AuthenticationError:
+            return False
+    return True
+
+
+def test_renewal_and_rotation_start_roll_every_node_with_no_auth_failure(
+    live: LiveCluster, docker_client: docker.DockerClient
+) -> None:
+    """One `up`, two changes, under a load logged in as the application user
+    `cart` with its current password:
+    - a shorter certDays moves the stack into another renewal period, exactly as
+      the calendar does: every node gets a new key and certificate from the same
+      CA, one node at a time, while clients that trust the CA keep working;
+    - cart's password is rotated (generation 2, keepPrevious): every node then
+      accepts both passwords, and the output publishes the new one."""
+    old, before = cart_password(live), served_certificates(live)
+    assert len({c.serial_number for c in before.values()}) == 6
+    rotated = [{**CART, "generation": 2, "keepPrevious": True}]
+    report, most_down = live.change(
+        docker_client,
+        lambda: live.user_load_client("cart", old),
+        "cart:",
+        tls={"enabled": True, "certDays": 60},
+        users=rotated,
+    )
+    assert_rolled(report, most_down)
+    assert auth_failures(report) == [], report.figures()
+    after = served_certificates(live)
+    for address, cert in after.items():  # a new key and certificate on every node
+        assert cert.serial_number != before[address].serial_number
+        assert cert.public_key() != before[address].public_key()
+        assert cert.issuer == before[address].issuer
+    new = cart_password(live)
+    assert new != old
+    assert logs_in_everywhere(live, old) and logs_in_everywhere(live, new)
+    live.stack.ok("preview", live.stack.name, "--expect-no-changes")
+
+
+def test_rotation_end_retires_the_old_password_with_no_auth_failure(
+    live: LiveCluster, docker_client: docker.DockerClient
+) -> None:
+    """Clients moved to the new password; `keepPrevious: false` rolls the nodes
+    under their load; afterwards the old password is refused everywhere."""
+    users = live.stack.config()["infra:redis"]["users"]
+    assert users[0]["generation"] == 2
+    new = cart_password(live)
+    old = user_password(live.password, "cart", 1)
+    report, most_down = live.change(
+        docker_client,
+        lambda: live.user_load_client("cart", new),
+        "cart:",
+        users=[{**users[0], "keepPrevious": False}],
+    )
+    assert_rolled(report, most_down)
+    assert auth_failures(report) == [], report.figures()
+    assert logs_in_everywhere(live, new) and not logs_in_everywhere(live, old)
+
+
+def refused_up(live: LiveCluster, **redis: Any) -> Any:
+    """`infra up` with `redis` settings, which must be refused with exit 2 and
+    touch no container; the stack file is put back afterwards."""
+    base = live.stack.config()["infra:redis"]
+    before = live.stack.container_ids()
+    live.stack.set_config("redis", {**base, **redis})
+    try:
+        refused = live.stack.infra("up", live.stack.name, "--yes")
+    finally:
+        live.stack.set_config("redis", base)
+    assert refused.code == 2, refused
+    assert live.stack.container_ids() == before
+    return refused
+
+
+def test_switching_tls_off_is_refused_before_anything_is_touched(live: LiveCluster) -> None:
+    refused = refused_up(live, tls={"enabled": False})
+    assert "redis.tls.enabled: turns TLS off on a cluster deployed with TLS on" in refused.err
+
+
 def shape(live: LiveCluster) -> list[int]:
     """Replicas per master, sorted, as the live cluster reports it."""
     host, port = next(iter(live.remap.values())).rsplit(":", 1)
-    return sorted(len(r) for r in rediscluster.topology(host, int(port), live.password).values())
+    return sorted(len(r) for r in rediscluster.topology(host, int(port), live.access).values())
 
 
 def test_preview_of_a_scale_says_which_slots_and_keys_move(live: LiveCluster) -> None:
@@ -132,17 +247,9 @@ def test_scaling_moves_slots_and_replicas_without_losing_a_write(
 def test_an_unsafe_scale_is_refused_before_anything_is_touched(live: LiveCluster) -> None:
     """3 x (1 + 2) -> 4 x (1 + 1) in one run: no node can become the 4th master
     without losing data (a replica cannot turn into an empty master)."""
-    base = live.stack.config()["infra:redis"]
-    before = live.stack.container_ids()
     assert shape(live) == [2, 2, 2]
-    live.stack.set_config("redis", {**base, "shards": 4, "replicas": 1})
-    try:
-        refused = live.stack.infra("up", live.stack.name, "--yes")
-    finally:
-        live.stack.set_config("redis", base)
-    assert refused.code == 2, refused
+    refused = refused_up(live, shards=4, replicas=1)
     assert "change shards and replicas in two runs" in refused.err
-    assert live.stack.container_ids() == before
 
 
 def test_replicas_two_to_one_keeps_a_replica_on_every_master(
@@ -190,7 +297,7 @@ def test_an_interrupted_rolling_change_is_finished_by_the_next_up(
     assert report.lost == 0 and report.wrong_reads == 0, report.figures()
     for address in live.remap.values():
         host, port = address.rsplit(":", 1)
-        with rediscluster.node_client(host, int(port), live.password) as node:
+        with rediscluster.node_client(host, int(port), live.access) as node:
             assert node.config_get("maxmemory-policy")["maxmemory-policy"] == "volatile-lru"
     live.stack.ok("preview", live.stack.name, "--expect-no-changes")
     live.stack.ok("status", live.stack.name)

@@ -72,8 +72,8 @@ def configs() -> dict[str, dict[str, Any]]:
 
 
 SECRETS = {
-    "redisPassword": "p" * 43,
-    "mongoRootPassword": "r" * 43,
+    "redisPassword": "redis-password-0123456789abcdefghijklmnopq",
+    "mongoRootPassword": "mongo-password-0123456789abcdefghijklmnopq",
     "mongoKeyFile": "a" * 756,
 }
 

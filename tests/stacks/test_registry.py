@@ -112,7 +112,7 @@ def test_the_program_builds_and_exports_it(echo: Component) -> None:
     capture = run_program(
         "recipe",
         {"redis": {"enabled": False}, "echo": {"enabled": True, "copies": 2}},
-        {"redisPassword": "x" * 20, "echoToken": "t" * 8},
+        {"redisPassword": "test-password-0123456789", "echoToken": "t" * 8},
     )
     assert [r.name for r in capture.of_type("test:echo:Echo")] == ["echo"]
     volumes = capture.of_type("docker:index/volume:Volume")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from typing import Any
 
 import docker
@@ -32,10 +33,12 @@ class LiveCluster:
         values = stack.outputs()
         self.remap = values["redisHostAddressMap"]
         self.password = str(values["redisPassword"])
+        # redis.tls: the stack's CA verifies every node (None: plaintext).
+        self.access = rediscluster.Access(self.password, values.get("redisCaCert"))
         self.seed = values["redisNodes"][0]
 
     def client(self) -> Any:
-        return rediscluster.host_cluster_client(self.remap, self.password)
+        return rediscluster.host_cluster_client(self.remap, self.access)
 
     def load_client(self) -> Any:
         """The load's client talks to the announced container addresses (a Linux
@@ -43,19 +46,34 @@ class LiveCluster:
         redis-py 8.1 with `address_remap` fails on the ASK redirects of a slot
         being moved (it looks the announced address up among remapped ones)."""
         return RedisCluster(
-            host=self.seed["ip"], port=self.seed["port"], password=self.password,
+            host=self.seed["ip"], port=self.seed["port"], **self.access.kwargs(),
             decode_responses=True, socket_timeout=2.0,
         )  # fmt: skip
 
     def refresh(self) -> None:
         self.remap = self.stack.outputs()["redisHostAddressMap"]
 
-    def change(self, docker_client: docker.DockerClient, **redis: Any) -> tuple[LoadReport, int]:
-        """Apply `redis` settings with `infra up` under load: (load report, most
+    def user_load_client(self, user: str, password: str) -> Any:
+        """`load_client` logged in as an application user."""
+        return RedisCluster(
+            host=self.seed["ip"], port=self.seed["port"],
+            **{**self.access.kwargs(), "username": user, "password": password},
+            decode_responses=True, socket_timeout=2.0,
+        )  # fmt: skip
+
+    def change(
+        self,
+        docker_client: docker.DockerClient,
+        load_client: Callable[[], Any] | None = None,
+        prefix: str = "load",
+        **redis: Any,
+    ) -> tuple[LoadReport, int]:
+        """Apply `redis` settings with `infra up` under load (by `load_client`,
+        default the `default` user's; keys under `prefix`): (load report, most
         nodes down at once)."""
         self.stack.set_config("redis", {**self.stack.config()["infra:redis"], **redis})
         downtime = Downtime(docker_client, self.stack.name, NODE_ROLE)
-        load = WriteLoad(self.load_client, prefix=f"load{time.monotonic_ns()}")
+        load = WriteLoad(load_client or self.load_client, prefix=f"{prefix}{time.monotonic_ns()}")
         try:
             with load:
                 time.sleep(1.0)  # a baseline before the change
@@ -79,7 +97,7 @@ class LiveCluster:
         for address in self.remap.values():
             host, port = address.rsplit(":", 1)
             dockerenv.wait_for(
-                lambda h=host, p=int(port): rediscluster.cluster_ok(h, p, self.password), 90
+                lambda h=host, p=int(port): rediscluster.cluster_ok(h, p, self.access), 90
             )
 
     def images(self, docker_client: docker.DockerClient) -> set[str]:

@@ -125,3 +125,27 @@ def test_across_hosts_a_stack_not_deployed_yet_is_left_to_the_engine() -> None:
         raise NothingDeployed("nothing is deployed")
 
     rp.refuse_host_moves(RedisConfig(), ["a", "b", "c"], nothing)
+
+
+def test_turning_tls_on_or_off_on_a_deployed_cluster_is_refused_before_the_engine() -> None:
+    plaintext = deployed_over(PLACED)
+    with_tls = {**plaintext, "redisCaCert": "-----BEGIN CERTIFICATE-----"}
+    on = RedisConfig.model_validate({"tls": {"enabled": True}})
+    with pytest.raises(InvalidInput) as switched_on:
+        rp.refuse_tls_switch(on, lambda: plaintext)
+    assert switched_on.value.message.startswith("redis.tls.enabled: turns TLS on")
+    assert (
+        "`infra backup`, `infra down`, `infra up`, `infra restore`"
+        in (switched_on.value.details[0])
+    )
+    with pytest.raises(InvalidInput, match="turns TLS off"):
+        rp.refuse_tls_switch(RedisConfig(), lambda: with_tls)
+    rp.refuse_tls_switch(on, lambda: with_tls)
+    rp.refuse_tls_switch(RedisConfig(), lambda: plaintext)
+
+
+def test_tls_on_a_stack_not_deployed_yet_is_left_to_the_engine() -> None:
+    def nothing() -> dict[str, Any]:
+        raise NothingDeployed("nothing is deployed")
+
+    rp.refuse_tls_switch(RedisConfig.model_validate({"tls": {"enabled": True}}), nothing)

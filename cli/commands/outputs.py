@@ -67,5 +67,14 @@ def print_outputs(items: list[OutputItem], as_json: bool, show_secrets: bool) ->
     for item in items:
         value = shown(item)
         text = value if isinstance(value, str) else json.dumps(value)
-        table.add_row(Text(item.name), Text(text))
+        table.add_row(Text(item.name), Text(one_line(text)))
     out.print(table)
+
+
+def one_line(text: str) -> str:
+    """A multi-line value (a PEM certificate) as its first line and a pointer
+    to the whole of it, so that the table stays a table."""
+    lines = text.strip().splitlines()
+    if len(lines) <= 1:
+        return text
+    return f"{lines[0]} ... ({len(lines)} lines; `--json` prints all of it)"

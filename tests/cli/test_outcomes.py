@@ -236,3 +236,11 @@ def test_usage_errors_with_json_are_json_errors_too(
     assert code == errors.INVALID
     assert json_error(out) == {"code": 2, "message": message, "details": []}
     assert f"Error: {message}" in err
+
+
+def test_a_multi_line_output_is_one_line_in_the_table() -> None:
+    from cli.commands.outputs import one_line
+
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\nabcd\n-----END CERTIFICATE-----\n"
+    assert one_line(pem) == ("-----BEGIN CERTIFICATE----- ... (4 lines; `--json` prints all of it)")
+    assert one_line("redis://x") == "redis://x"

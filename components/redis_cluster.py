@@ -15,7 +15,7 @@ from components.monitoring_config import ScrapeTarget
 from components.placement import BUS_PORT_OFFSET, place_redis
 from components.redis_base import CA_PATH, RedisTier, cli_tls, tls_lines
 from components.redis_config import MAX_REDIS_NODES, RedisClusterExports, RedisConfig
-from components.redis_users import RedisUser, acl_line, user_password
+from components.redis_users import acl_line, user_output
 from components.rolling import Roller
 
 REDIS_PORT = 6379
@@ -378,21 +378,6 @@ class RedisCluster(RedisTier):
                 "caCert": self.ca_cert,
             }
         )
-
-
-def user_output(
-    user: RedisUser, stack_password: str, seed: str, scheme: str = "redis"
-) -> dict[str, Any]:
-    """One application user's connection output (RedisUserOutput)."""
-    password = user_password(stack_password, user.name, user.generation)
-    return {
-        "username": user.name,
-        "password": password,
-        "generation": user.generation,
-        "preset": user.kind,
-        "keys": user.key_patterns,
-        "url": f"{scheme}://{user.name}:{password}@{seed}",
-    }
 
 
 def scrape_targets(cluster: RedisCluster) -> list[ScrapeTarget]:

@@ -90,7 +90,8 @@ class RedisConfig(ComponentConfig):
     sentinel_host_port_base: int | None = Field(default=26379, ge=1024, le=65535)
     # Which host runs which node, when the stack has `hosts` (components/placement.py).
     placement: PlacementConfig = PlacementConfig()
-    # Application users (Redis ACL), mode: cluster (components/redis_users.py).
+    # Application users: Redis ACL users on every data node, and discovery-only
+    # users on the Sentinels in mode: sentinel (components/redis_users.py).
     users: list[RedisUser] = Field(default_factory=list)
     # TLS on every link with the stack's CA (components/tls.py).
     tls: TlsConfig = TlsConfig()
@@ -193,27 +194,11 @@ class RedisConfig(ComponentConfig):
 
     def _sentinel_problems(self) -> list[tuple[str, str]]:
         return [
-            *self._sentinel_user_problems(),
             *self._sentinel_count_problems(),
             *self._sentinel_group_problems(),
             *self._sentinel_timing_problems(),
             *self._sentinel_port_problems(),
         ]
-
-    def _sentinel_user_problems(self) -> list[tuple[str, str]]:
-        """Applications find a group's primary by asking Sentinel, and Sentinel
-        still takes only the stack password: users would not help them yet."""
-        problems = []
-        if self.users:
-            problems.append(
-                (
-                    "users",
-                    "application users are not supported with mode: sentinel yet (Sentinel "
-                    "itself still takes only the stack password); remove redis.users or use "
-                    "mode: cluster",
-                )
-            )
-        return problems
 
     def _sentinel_count_problems(self) -> list[tuple[str, str]]:
         problems = []
@@ -321,8 +306,10 @@ def _other(mode: str) -> str:
 
 
 class RedisUserOutput(Exports):
-    """One application user's connection: `url` is a seed node's
-    `redis://user:password@host:port` (a secret output, as `password`)."""
+    """One application user's connection (a secret output): `url` is a seed
+    node's `redis://user:password@host:port` (cluster mode), or the Sentinels'
+    `redis-sentinel://user:password@host:port,...` (Lettuce's form; `rediss` and
+    `rediss-sentinel` with TLS)."""
 
     username: str
     password: str
@@ -364,3 +351,5 @@ class RedisSentinelExports(Exports):
     redis_password: str
     # The CA clients verify the nodes and Sentinels with (PEM); None: plaintext.
     redis_ca_cert: str | None = None
+    # Outputs of stacks deployed before Sentinel users existed have none.
+    redis_users: dict[str, RedisUserOutput] = {}

@@ -35,6 +35,7 @@ from components.monitoring_config import ScrapeTarget
 from components.placement import Placed, place_redis
 from components.redis_base import RedisTier, cli_tls, tls_lines
 from components.redis_config import SENTINEL_GROUP_STRIDE, RedisConfig, RedisSentinelExports
+from components.redis_users import acl_line, sentinel_acl_line, user_output
 from components.rolling import Roller
 
 REDIS_PORT = 6379
@@ -176,6 +177,7 @@ def node_conf(layout: Layout, g: int, k: int, password: str) -> str:
         config.maxmemory_policy,
         config.appendfsync,
         password,
+        user_lines=[acl_line(user, password) for user in config.users],
         tls_lines=tls_lines(cluster=False) if config.tls.enabled else (),
     )
     lines += [
@@ -216,6 +218,7 @@ def sentinel_conf(layout: Layout, j: int, password: str) -> str:
         "sentinel announce-hostnames no",
         f"requirepass {password}",
         f"sentinel sentinel-pass {password}",
+        *[sentinel_acl_line(user, password) for user in config.users],
     ]
     for g in range(config.shards):
         name, primary = master_set(g), layout.node(g, 0)
@@ -255,6 +258,7 @@ class RedisSentinel(RedisTier):
     host_address_map: pulumi.Output[dict[str, str]]
     password: pulumi.Output[str]
     ca_cert: pulumi.Output[str] | None
+    users: pulumi.Output[dict[str, dict[str, Any]]]
 
     def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
         layout = self.layout = Layout(self.config, self.site)
@@ -490,6 +494,13 @@ class RedisSentinel(RedisTier):
         self.host_address_map = pulumi.Output.from_input(self._address_map())
         self.password = password
         self.ca_cert = self.ca_pem()
+        # Lettuce's form: redis-sentinel://user:password@s1:port,s2:port,... (rediss- with TLS)
+        scheme = "rediss-sentinel" if self.tls_enabled else "redis-sentinel"
+        hosts = ",".join(s.address for s in layout.sentinels())
+        users = self.config.users
+        self.users = pulumi.Output.all(password, *[s.id for s in sentinels]).apply(
+            lambda v: {u.name: user_output(u, v[0], hosts, scheme) for u in users}
+        )
         self.register_outputs(
             {
                 "nodes": self.nodes,
@@ -498,6 +509,7 @@ class RedisSentinel(RedisTier):
                 "hostAddressMap": self.host_address_map,
                 "password": self.password,
                 "caCert": self.ca_cert,
+                "users": self.users,
             }
         )
 

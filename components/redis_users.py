@@ -28,7 +28,7 @@ import hashlib
 import hmac
 import re
 from collections import Counter
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -182,10 +182,49 @@ def accepted_passwords(user: RedisUser, stack_password: str) -> list[str]:
     return [current, user_password(stack_password, user.name, user.generation - 1)]
 
 
-def acl_line(user: RedisUser, stack_password: str) -> str:
-    """The `redis.conf` line of `user`: its passwords only as SHA-256 hashes."""
-    hashes = [
+def user_output(
+    user: RedisUser, stack_password: str, hosts: str, scheme: str = "redis"
+) -> dict[str, Any]:
+    """One application user's connection output (RedisUserOutput); `hosts`:
+    the URL's host part (a seed node, or the Sentinels)."""
+    password = user_password(stack_password, user.name, user.generation)
+    return {
+        "username": user.name,
+        "password": password,
+        "generation": user.generation,
+        "preset": user.kind,
+        "keys": user.key_patterns,
+        "url": f"{scheme}://{user.name}:{password}@{hosts}",
+    }
+
+
+def _hashes(user: RedisUser, stack_password: str) -> str:
+    return " ".join(
         f"#{hashlib.sha256(pw.encode()).hexdigest()}"
         for pw in accepted_passwords(user, stack_password)
-    ]
-    return f"user {user.name} on {' '.join(hashes)} {user.acl_rules()}"
+    )
+
+
+def acl_line(user: RedisUser, stack_password: str) -> str:
+    """The `redis.conf` line of `user`: its passwords only as SHA-256 hashes."""
+    return f"user {user.name} on {_hashes(user, stack_password)} {user.acl_rules()}"
+
+
+# What a Sentinel client needs to find a master set's primary and replicas
+# (redis-py's Sentinel asks SENTINEL MASTERS and SENTINEL REPLICAS/SLAVES) and
+# to follow failovers (+switch-master on Pub/Sub), and nothing that changes
+# Sentinel (no SENTINEL SET/RESET/FAILOVER/REMOVE, no CONFIG).
+# Connection commands by category (`+@connection -@dangerous`: Sentinel 7.0 has
+# no CLIENT SETINFO, which a named rule would make it refuse to start with).
+SENTINEL_DISCOVERY = (
+    "-@all +@connection -@dangerous "
+    "+sentinel|get-master-addr-by-name +sentinel|masters +sentinel|master "
+    "+sentinel|replicas +sentinel|slaves +sentinel|sentinels "
+    "+subscribe +psubscribe +unsubscribe +punsubscribe resetchannels &*"
+)
+
+
+def sentinel_acl_line(user: RedisUser, stack_password: str) -> str:
+    """The `sentinel.conf` line of `user` (mode: sentinel): the same passwords,
+    discovery only; what it may do with the data is on the data nodes."""
+    return f"user {user.name} on {_hashes(user, stack_password)} {SENTINEL_DISCOVERY}"

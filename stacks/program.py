@@ -27,7 +27,7 @@ from stacks import addressing
 from stacks.config import ConfigInvalid, StackConfig, parse_config
 from stacks.config.hosts import HostConfig
 from stacks.config.root import SKIP_VAR
-from stacks.config.secret_rules import PASSWORD_KEYS, password_problems
+from stacks.config.secret_rules import PASSWORD_KEYS, REFUSED_SECRETS, password_problems
 from stacks.registry import Component
 
 if TYPE_CHECKING:
@@ -61,7 +61,8 @@ def check_passwords() -> None:
     values = {key: cfg.get(key) for key in PASSWORD_KEYS}
     problems = password_problems(values, pulumi.get_stack())
     if problems:
-        raise pulumi.RunError("refused stack secrets:\n" + "\n".join(f"  - {p}" for p in problems))
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise pulumi.RunError(f"{REFUSED_SECRETS}\n{lines}")
 
 
 def require_secret(key: str) -> pulumi.Output[str]:

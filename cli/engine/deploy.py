@@ -40,6 +40,7 @@ from cli.errors import (
 )
 from components.rolling import ROLLOUT_VAR
 from stacks.config.root import SECRET_GENERATORS, SKIP_VAR
+from stacks.config.secret_rules import REFUSED_SECRETS
 
 PROJECT_NAMESPACE = "infra"
 EventHandler = Callable[[auto.EngineEvent], None]
@@ -420,11 +421,24 @@ def engine_errors(stack: str) -> Iterator[None]:
                 f"`{shell.pulumi_command('plugin install resource ' + plugin)}` "
                 "on a machine with internet access",
             ) from None
+        refused = refused_secrets(text)
+        if refused:
+            raise InvalidInput(f"refused stack secrets of stack '{stack}'", refused) from None
         raise OperationFailed(
             f"the Pulumi engine failed on stack '{stack}'", [_last_lines(text)]
         ) from None
     except FileNotFoundError as exc:
         raise ToolMissing(f"the Pulumi CLI is not installed: {tools.PULUMI_INSTALL}") from exc
+
+
+def refused_secrets(text: str) -> list[str]:
+    """The program's refusal of weak or shared stack passwords
+    (stacks/config/secret_rules.py), one line per problem: bad input (exit 2),
+    found before any resource was registered."""
+    if REFUSED_SECRETS not in text:
+        return []
+    after = text.split(REFUSED_SECRETS, 1)[1]
+    return [line.split("- ", 1)[1].strip() for line in after.splitlines() if "- infra:" in line]
 
 
 def _last_lines(text: str, count: int = 15) -> str:

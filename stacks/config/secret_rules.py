@@ -15,6 +15,9 @@ from collections.abc import Mapping
 
 # The passwords this applies to (keyFile and a user's CA key have their own formats).
 PASSWORD_KEYS = ("redisPassword", "mongoRootPassword")
+# How the program's refusal begins: `infra` finds it in the engine's output and
+# reports bad input (exit 2) instead of an engine failure.
+REFUSED_SECRETS = "refused stack secrets:"
 MIN_LENGTH = 24
 _ALPHABET = re.compile(r"^[A-Za-z0-9_-]+$")
 GENERATE = (

@@ -177,8 +177,9 @@ def test_password_only_travels_as_a_secret(capture: Capture) -> None:
         plain_parts = {k: v for k, v in res.inputs.items() if k != "uploads"}
         assert PASSWORD not in repr(plain_parts), res.name
     assert capture.outputs["redisPassword"] == (PASSWORD, True)
+    assert capture.outputs["redisUsers"] == ({}, True)  # users' passwords: a secret
     for key, (value, secret) in capture.outputs.items():
-        if key != "redisPassword":
+        if key not in ("redisPassword", "redisUsers"):
             assert PASSWORD not in repr(value) and not secret, key
 
 

@@ -113,9 +113,21 @@ def test_a_user_listed_twice_is_refused() -> None:
         RedisConfig.model_validate({"users": [{"name": "cart"}, {"name": "cart"}]})
 
 
-def test_users_are_refused_in_sentinel_mode_for_now() -> None:
-    with pytest.raises(ValidationError, match="not supported with mode: sentinel"):
-        RedisConfig.model_validate({"mode": "sentinel", "users": [{"name": "cart"}]})
+def test_sentinel_mode_puts_users_on_the_nodes_and_discovery_users_on_the_sentinels() -> None:
+    redis = {"mode": "sentinel", "users": USERS[:2]}
+    capture = run_program("unit", {"redis": redis}, {"redisPassword": PASSWORD})
+    node = capture.named("redis-node-2-1").spec["uploads"][0]["content"]
+    assert acl_line(RedisUser.model_validate(USERS[0]), PASSWORD) in node.splitlines()
+    sentinel = capture.named("redis-sentinel-1").spec["uploads"][0]["content"]
+    line = next(x for x in sentinel.splitlines() if x.startswith("user cart "))
+    assert "+sentinel|get-master-addr-by-name" in line and "-@all" in line
+    assert "+sentinel|reset" not in line and "+sentinel|set" not in line
+    assert user_password(PASSWORD, "cart") not in sentinel
+    users, secret = capture.outputs["redisUsers"]
+    assert secret
+    url = users["cart"]["url"]
+    assert url.startswith(f"redis-sentinel://cart:{user_password(PASSWORD, 'cart')}@")
+    assert url.endswith(":26379,172.28.0.91:26379,172.28.0.92:26379")
 
 
 def test_acl_line_shape() -> None:

@@ -153,7 +153,7 @@ def test_plaintext_is_refused_on_every_node(cluster: Cluster) -> None:
     a TLS handshake, then drops it)."""
     for port in cluster.node_ports():
         plain = redis.Redis(
-            host="127.0.0.1", port=port, password=cluster.password, socket_timeout=3
+            host="127.0.0.1", port=port, password=cluster.password, socket_timeout=1, retry=None
         )
         with pytest.raises((redis.ConnectionError, redis.TimeoutError)):
             plain.ping()

@@ -79,6 +79,7 @@ def deployed(
         downAfterMs=DOWN_AFTER_MS,
         failoverTimeoutMs=10000,
         tls={"enabled": True},
+        users=[{"name": "cart", "keys": ["cart:*"]}],
     )
     root = tmp_path_factory.mktemp("sentinel")
     env = {"INFRA_DOCKER_PROVIDER": "standin"}
@@ -143,7 +144,7 @@ def test_nodes_and_sentinels_refuse_plaintext_and_replicate_over_tls(deployed: D
     ports = [n["hostPort"] for n in deployed.output("redisNodes")] + deployed.sentinel_ports()
     for port in ports:
         plain = redis.Redis(
-            host="127.0.0.1", port=port, password=deployed.secret, socket_timeout=3, retry=None
+            host="127.0.0.1", port=port, password=deployed.secret, socket_timeout=1, retry=None
         )
         with pytest.raises((redis.ConnectionError, redis.TimeoutError)):
             plain.ping()
@@ -151,6 +152,29 @@ def test_nodes_and_sentinels_refuse_plaintext_and_replicate_over_tls(deployed: D
         with rs.client(node["hostPort"], deployed.password) as client:
             assert client.config_get("tls-replication")["tls-replication"] == "yes"
             assert client.config_get("port")["port"] == "0"
+
+
+def test_an_application_user_finds_its_primary_through_sentinel_and_keeps_to_its_keys(
+    deployed: Deployed,
+) -> None:
+    """`cart` asks the Sentinels (discovery only) and writes its keys on the
+    primary; other keys, FLUSHALL and changing Sentinel answer NOPERM."""
+    cart = deployed.output("redisUsers")["cart"]
+    assert cart["url"].startswith("rediss-sentinel://cart:")
+    access = rs.Access(cart["password"], deployed.output("redisCaCert"), "cart")
+    primary = rs.host_sentinel(deployed.outputs, access).master_for("shard-1")
+    primary.set("cart:1", "in")
+    assert primary.get("cart:1") == "in"
+    for denied in (lambda: primary.set("other:1", "x"), primary.flushall):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            denied()
+    primary.close()
+    with rs.client(deployed.sentinel_ports()[0], access) as sentinel:
+        assert sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "shard-1")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            sentinel.execute_command("SENTINEL", "RESET", "shard-1")
+    with pytest.raises(redis.AuthenticationError):
+        rs.client(deployed.sentinel_ports()[0], rs.Access("wrong", access.ca_pem, "cart")).ping()
 
 
 def test_sentinel_state_lives_on_its_volume(deployed: Deployed, docker_client) -> None:

@@ -43,3 +43,17 @@ def test_the_program_stops_before_any_resource() -> None:
     with pytest.raises(Exception, match="refused stack secrets") as refused:
         run_program("unit", {"redis": {}}, {"redisPassword": "weak"})
     assert "infra:redisPassword: 4 characters" in str(refused.value)
+
+
+def test_infra_reports_the_programs_refusal_as_bad_input() -> None:
+    from cli.engine.deploy import refused_secrets
+
+    engine = (
+        "stderr: error: refused stack secrets:\n"
+        "error:   - infra:redisPassword: 14 characters, at least 24 are needed (fix)\n"
+        "error: an unhandled error occurred: program exited with non-zero exit code: 1\n"
+    )
+    assert refused_secrets(engine) == [
+        "infra:redisPassword: 14 characters, at least 24 are needed (fix)"
+    ]
+    assert refused_secrets("error: something else") == []

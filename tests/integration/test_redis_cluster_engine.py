@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -161,6 +163,28 @@ def test_plaintext_is_refused_on_every_node(cluster: Cluster) -> None:
             assert node.ping()
 
 
+def test_redis_cli_on_the_host_connects_with_the_stacks_ca_only(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """`redis-cli --tls --cacert` (Debian's, on this machine) as an operator would."""
+    ours, other = tmp_path / "ca.crt", tmp_path / "other.crt"
+    ours.write_text(cluster.ca)
+    other.write_text(tls.generated_ca("another stack's secret", "other").pem)
+    port = str(cluster.node_ports()[0])
+
+    def cli(ca: Path) -> subprocess.CompletedProcess[str]:
+        command = ["redis-cli", "--tls", "--cacert", str(ca), "-p", port, "--no-auth-warning"]
+        env = {**os.environ, "REDISCLI_AUTH": cluster.password}
+        return subprocess.run(
+            [*command, "ping"], capture_output=True, text=True, timeout=10, env=env
+        )
+
+    assert cli(ours).stdout.strip() == "PONG"
+    refused = cli(other)
+    assert "PONG" not in refused.stdout
+    assert "certificate verify failed" in refused.stdout + refused.stderr
+
+
 def test_a_client_trusting_another_ca_is_rejected(cluster: Cluster) -> None:
     other = tls.generated_ca("another stack's secret", "other")
     with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
@@ -206,7 +230,12 @@ def test_an_application_user_is_held_to_its_keys_and_commands(cluster: Cluster) 
     port = cluster.node_ports()[0]
     password = cluster.values["redisUsers"]["cart"]["password"]
     with tls_node(cluster, port, username="cart", password=password) as node:
-        for command in (("FLUSHALL",), ("CONFIG", "SET", "maxmemory", "1mb"), ("KEYS", "*")):
+        # DEBUG is refused to every client (enable-debug-command no) before the
+        # ACL is consulted; the preset would refuse it too (-@dangerous).
+        with pytest.raises(redis.exceptions.ResponseError, match="DEBUG command not allowed"):
+            node.execute_command("DEBUG", "SLEEP", "0")
+        denied = (("FLUSHALL",), ("CONFIG", "SET", "maxmemory", "1mb"), ("KEYS", "*"))
+        for command in denied:
             with pytest.raises(redis.exceptions.NoPermissionError):
                 node.execute_command(*command)
     with pytest.raises(redis.exceptions.AuthenticationError):

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import docker_node as dn
+from components import redis_handover as ho
 from components import tls
 from components.base import InfraComponent
 from components.redis_config import RedisConfig
@@ -99,6 +100,12 @@ class RedisTier(InfraComponent):
         if self.authority is None:
             return None
         return pulumi.Output.unsecret(self.authority.apply(lambda ca: ca.pem))
+
+    def _with_ca(self, members: ho.RedisNodes) -> None:
+        """The program's own clients (rolling, scaling) verify nodes with the CA."""
+        ca = self.ca_pem()
+        if ca is not None:
+            ca.apply(members.ca_pem.append)
 
     def tls_uploads(
         self, node: dn.Node, password: pulumi.Output[str]

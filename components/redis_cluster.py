@@ -293,12 +293,6 @@ class RedisCluster(RedisTier):
             hooks=hooks,
         )
 
-    def _with_ca(self, members: ho.RedisNodes) -> None:
-        """The program's own clients (rolling, scaling) verify nodes with the CA."""
-        ca = self.ca_pem()
-        if ca is not None:
-            ca.apply(members.ca_pem.append)
-
     def _ca_upload(self) -> list[docker.ContainerUploadArgs]:
         ca = self.ca_pem()
         if ca is None:

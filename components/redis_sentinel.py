@@ -352,9 +352,7 @@ class RedisSentinel(RedisTier):
             announced={n.address: r for r, n in nodes.items()},
         )
         password.apply(data.secret.append)
-        ca = self.ca_pem()
-        if ca is not None:
-            ca.apply(data.ca_pem.append)
+        self._with_ca(data)
         return sh.SentinelTier(
             nodes=data,
             sentinels=ho.RedisNodes(

@@ -36,8 +36,8 @@ class Access:
 
     @classmethod
     def of(cls, exports: Any) -> Access:
-        """From a Redis tier's exports (Sentinel mode has no CA yet)."""
-        return cls(exports.redis_password, getattr(exports, "redis_ca_cert", None))
+        """From a Redis tier's exports (either mode)."""
+        return cls(exports.redis_password, exports.redis_ca_cert)
 
     def kwargs(self) -> dict[str, Any]:
         """redis-py connection options."""

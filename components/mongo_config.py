@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -18,6 +19,8 @@ from components.config_base import (
     problems_error,
 )
 from components.placement import PlacementConfig
+from components.redis_users import Preset
+from components.tls import TlsConfig
 
 MAX_MEMBERS = 50  # MongoDB's limit on replica set members
 MAX_VOTING = 7  # MongoDB's limit on voting members
@@ -33,6 +36,13 @@ ReadPreference = Literal[
 ]
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _USER_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Application users: Redis users' names (components/redis_users.py), so that one
+# application can have the same name in both; also a valid database name.
+_APP_USER_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# A database name: MongoDB refuses /\. "$ (and more on Windows) and more than 63 bytes.
+_DATABASE_RE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
+# Not for application data: users and the set's own state live there.
+_SYSTEM_DATABASES = ("admin", "local", "config")
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,108 @@ class MemberSettings(Model):
         return self
 
 
+class MongoUser(Model):
+    """One application user (`mongo.users`): the Redis users' model
+    (components/redis_users.py) mapped to MongoDB's built-in roles ("Built-In
+    Roles" in MongoDB's manual).
+
+    - `readwrite` (the default): `readWrite` on each of `databases`;
+    - `readonly`: `read` on each of `databases`;
+    - `monitoring`: `clusterMonitor` (read-only monitoring of the whole set:
+      serverStatus, replSetGetStatus, ...; what a mongodb_exporter needs), no data;
+    - `admin`: `root`, like Redis' admin preset (every command): user and replica
+      set administration included. Give it to operators, not applications.
+
+    `databases` defaults to one database named like the user. Users are created
+    in `mongo.authSource` (`admin`), as the root user is. Their passwords derive
+    from `infra:mongoRootPassword`, the user's name and `generation`, by Redis
+    users' scheme (`redis_users.user_password`), and are secret stack outputs.
+
+    MongoDB keeps ONE password per user (Redis keeps several), so raising
+    `generation` makes the old password stop working as soon as the init
+    container has updated the user, before the clients have the new one. The
+    outage-free route is a second user: add `app-v2`, `infra up`, move the
+    clients to it, remove `app`, `infra up` (infra drops the users it created
+    and no longer lists). `keepPrevious` is refused for that reason.
+    """
+
+    name: str
+    preset: Preset = "readwrite"
+    databases: list[str] | None = Field(default=None, min_length=1, max_length=64)
+    generation: int = Field(default=1, ge=1, le=10_000)
+    # Mirrors redis.users[].keepPrevious, which MongoDB cannot honour: refused.
+    keep_previous: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _APP_USER_RE.match(value):
+            raise ValueError(
+                f"'{value}' is not a user name: lower-case letters, digits, '_' and '-', "
+                "starting with a letter, at most 32"
+            )
+        return value
+
+    @field_validator("databases")
+    @classmethod
+    def _databases(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        bad = [d for d in value if not _DATABASE_RE.match(d)]
+        if bad:
+            raise ValueError(f"{bad}: a database name is 1-63 of A-Z a-z 0-9 _ -")
+        system = [d for d in value if d in _SYSTEM_DATABASES]
+        if system:
+            raise ValueError(
+                f"{system}: admin, local and config hold users and the set's own state, not "
+                "application data: name the application's database (e.g. databases: [app])"
+            )
+        return value
+
+    @field_validator("keep_previous")
+    @classmethod
+    def _keep_previous(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "MongoDB keeps one password per user, so the previous one cannot stay valid "
+                "during a rotation: remove keepPrevious, and rotate through a second user "
+                "(add app-v2, move the clients to it, then remove app), or raise generation "
+                "alone and accept that the clients' logins fail until they use the new password"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _databases_for_data_presets(self) -> MongoUser:
+        if self.databases is not None and self.preset in ("monitoring", "admin"):
+            scope = "clusterMonitor" if self.preset == "monitoring" else "root"
+            raise field_error(
+                "databases",
+                f"user '{self.name}': the {self.preset} preset ({scope}) applies to the whole "
+                "set, not to databases (remove databases, or use preset readwrite/readonly)",
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return self.preset
+
+    @property
+    def target_databases(self) -> list[str]:
+        """The databases the data presets grant (monitoring and admin: none)."""
+        if self.preset not in ("readwrite", "readonly"):
+            return []
+        return list(self.databases) if self.databases is not None else [self.name]
+
+    def roles(self) -> list[dict[str, str]]:
+        """The user's MongoDB roles, as createUser/updateUser take them."""
+        if self.preset == "monitoring":
+            return [{"role": "clusterMonitor", "db": "admin"}]
+        if self.preset == "admin":
+            return [{"role": "root", "db": "admin"}]
+        role = "readWrite" if self.preset == "readwrite" else "read"
+        return [{"role": role, "db": db} for db in self.target_databases]
+
+
 class MongoConfig(ComponentConfig):
     """MongoDB replica set settings.
 
@@ -117,6 +229,11 @@ class MongoConfig(ComponentConfig):
     # down to a caught-up secondary first, or all at once (no primary until they
     # are back, faster on a laptop whose data does not matter).
     rollout: Literal["rolling", "all-at-once"] = "rolling"
+    # Application users, created by the init container (MongoUser).
+    users: list[MongoUser] = Field(default_factory=list)
+    # TLS on every link (`--tlsMode requireTLS`) with the set's own CA
+    # (components/mongo_replicaset.py, `MongoTls`). Off unless set, like redis.tls.
+    tls: TlsConfig = TlsConfig()
 
     @field_validator("image")
     @classmethod
@@ -206,9 +323,37 @@ class MongoConfig(ComponentConfig):
                     "one entry per data-bearing member at most",
                 )
             )
-        problems += self._voting_problems()
+        problems += self._voting_problems() + self._user_problems() + self._tls_problems()
         # Published or not, the members listen on these ports inside their containers.
         return problems + port_problems("mongo", self.member_ports())
+
+    def _user_problems(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        counts = Counter(u.name for u in self.users)
+        dupes = sorted(name for name, n in counts.items() if n > 1)
+        if dupes:
+            problems.append(("users", f"{', '.join(dupes)} listed twice: each user once"))
+        if any(u.name == self.root_user for u in self.users):
+            problems.append(
+                (
+                    "users",
+                    f"'{self.root_user}' is mongo.rootUser, infra's own login: give the "
+                    "application user another name",
+                )
+            )
+        return problems
+
+    def _tls_problems(self) -> list[tuple[str, str]]:
+        if self.tls.ca_cert is None:
+            return []
+        return [
+            (
+                "tls.caCert",
+                "bringing your own CA is not wired for MongoDB yet (its key would need a "
+                "secret of its own); remove mongo.tls.caCert, and the set gets its own CA "
+                "(the mongoCaCert output)",
+            )
+        ]
 
     def _voting_problems(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
@@ -263,6 +408,20 @@ class MongoConfig(ComponentConfig):
         return notes
 
 
+class MongoUserOutput(Exports):
+    """One application user's connection (a secret output): `url` is the
+    in-network replica set URL, logged in as the user, its first database as
+    the default one, `tls=true` with mongo.tls."""
+
+    username: str
+    password: str
+    generation: int
+    preset: str
+    roles: list[dict[str, str]]
+    databases: list[str]
+    url: str
+
+
 class MongoExports(Exports):
     """Stack outputs of the replica set (components/mongo_replicaset.py)."""
 
@@ -274,3 +433,7 @@ class MongoExports(Exports):
     mongo_host_direct_url: str | None
     mongo_hosts_entry: str
     mongo_root_password: str
+    # Outputs of stacks deployed before users existed have none.
+    mongo_users: dict[str, MongoUserOutput] = {}
+    # The CA clients verify the members with (PEM); None: plaintext (mongo.tls off).
+    mongo_ca_cert: str | None = None

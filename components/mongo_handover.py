@@ -31,14 +31,19 @@ pymongo calls are the three methods of `MongoMembers` that talk to a server.
 They connect the way `infra status` does: to one member (`directConnection`),
 on its published host port, as the root user. An arbiter holds no users, so it
 is only pinged (no authentication needed), and its state comes from the
-others' view.
+others' view. With `mongo.tls` they connect over TLS, verifying each member's
+certificate with the set's CA.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
+import os
+import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -221,6 +226,30 @@ def rank_of(status: Status | None, host: str, answers: bool) -> int:
 
 
 # --- talking to the members (pymongo, blocking) --------------------------------
+@functools.cache
+def ca_file(pem: str) -> str:
+    """A file holding the CA certificate `pem`, for pymongo's `tlsCAFile` (it
+    takes no in-memory CA). Created by this process (mkstemp: a name nobody
+    else could have planted a CA under), removed at exit; one per CA."""
+    fd, path = tempfile.mkstemp(prefix="infra-mongo-ca-", suffix=".pem")
+    with os.fdopen(fd, "w") as out:
+        out.write(pem)
+    atexit.register(_remove, path)
+    return path
+
+
+def _remove(path: str) -> None:
+    with suppress(OSError):
+        os.unlink(path)
+
+
+def tls_options(ca_pem: str | None) -> dict[str, Any]:
+    """MongoClient options for a member verified with `ca_pem` (None: plaintext)."""
+    if ca_pem is None:
+        return {}
+    return {"tls": True, "tlsCAFile": ca_file(ca_pem)}
+
+
 @dataclass
 class MongoMembers:
     """The members of one replica set component, by resource name.
@@ -239,6 +268,7 @@ class MongoMembers:
     electable: Collection[str] = ()
     delays: Mapping[str, float] = field(default_factory=dict)
     secret: list[str] = field(default_factory=list)  # filled by an Output.apply
+    ca_pem: list[str] = field(default_factory=list)  # mongo.tls: the set's CA, likewise
     timeout_s: float = HANDOVER_TIMEOUT_S
     rejoin_timeout_s: float = REJOIN_TIMEOUT_S
 
@@ -254,6 +284,7 @@ class MongoMembers:
             "connectTimeoutMS": CONNECT_TIMEOUT_MS,
             "socketTimeoutMS": SOCKET_TIMEOUT_MS,
             "appname": "infra-rollout",
+            **tls_options(self.ca_pem[0] if self.ca_pem else None),
         }
         if auth:
             options |= {

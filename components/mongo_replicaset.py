@@ -16,10 +16,19 @@ import pulumi_docker as docker
 
 from components import docker_node as dn
 from components import mongo_handover as ho
+from components import tls
 from components.base import InfraComponent
-from components.mongo_config import ARBITER_PORT_OFFSET, MemberRole, MongoConfig, MongoExports
+from components.mongo_config import (
+    ARBITER_PORT_OFFSET,
+    MemberRole,
+    MongoConfig,
+    MongoExports,
+    MongoUser,
+)
 from components.monitoring_config import ScrapeTarget
 from components.placement import place_members
+from components.redis_base import node_sans
+from components.redis_users import user_password
 from components.rolling import Roller
 
 KEYFILE_UPLOAD = "/run/secrets/mongo-keyfile"
@@ -38,6 +47,17 @@ INIT_MEMORY_MB = 256
 # mongod's keyFile: 6-1024 characters of the base64 alphabet, whitespace ignored,
 # padding not required (docs: "Keyfiles", security-internal-authentication).
 KEY_FILE_RE = re.compile(r"^[A-Za-z0-9+/=]{6,1024}$")
+# mongo.tls: the member's certificate and key in one PEM (mongod's
+# --tlsCertificateKeyFile), uploaded root-only and copied into place for mongod
+# like the keyFile; the CA (public) where mongod, mongosh and the healthcheck read it.
+TLS_PEM_UPLOAD = "/run/secrets/mongo-tls.pem"
+TLS_PEM_PATH = "/etc/mongo-tls.pem"
+CA_PATH = "/etc/mongo-ca.pem"
+# The CA and member keys derive from the keyFile (MongoTls): a hand-set one this
+# short would make them guessable. A generated keyFile has 1008 characters.
+MIN_TLS_KEY_FILE = 32
+# mongo.users: {name: password} for the init container (root-only, a secret).
+USERS_PATH = "/run/secrets/mongo-users.json"
 
 # The init container refreshes HEALTH_FILE every 5 s while the set is ready: a
 # primary, the desired config applied, and enough healthy data-bearing voters for
@@ -167,6 +187,15 @@ def mongod_command(layout: Layout, i: int) -> list[str]:
     """Copy the keyFile into place with the owner and mode mongod demands, then
     hand over to the image's entrypoint.
 
+    With `mongo.tls` the member's certificate-and-key PEM is copied the same
+    way (readable by `mongodb` only) and mongod accepts TLS only
+    (`--tlsMode requireTLS`), presents that certificate to clients and to the
+    members it connects to, and verifies peers with the set's CA
+    (`--tlsCAFile`). `--tlsAllowConnectionsWithoutCertificates`: clients (the
+    init container, applications, infra) present no certificate and log in
+    with a password; members authenticate each other with the keyFile, and a
+    certificate that IS presented (a member's) is still verified against the CA.
+
     pulumi-docker uploads files as root and cannot set an owner, while mongod
     refuses a keyFile that is not owned by its user (`mongodb`, uid 999) or that
     group/others can read. The entrypoint then drops to that user. No
@@ -190,23 +219,49 @@ def mongod_command(layout: Layout, i: int) -> list[str]:
         "--wiredTigerCacheSizeGB",
         f"{cache:g}",
     ]
-    script = " && ".join(
-        [
-            f"cp {KEYFILE_UPLOAD} {KEYFILE_PATH}",
-            f"chown {MONGOD_USER}:{MONGOD_USER} {KEYFILE_PATH}",
-            f"chmod 0400 {KEYFILE_PATH}",
-            f"exec {shlex.join(mongod)}",
-        ]
-    )
+    steps = _install(KEYFILE_UPLOAD, KEYFILE_PATH)
+    if layout.config.tls.enabled:
+        steps += _install(TLS_PEM_UPLOAD, TLS_PEM_PATH)
+        mongod += tls_args()
+    script = " && ".join([*steps, f"exec {shlex.join(mongod)}"])
     return ["sh", "-c", script]
 
 
-def member_health(port: int) -> str:
+def _install(upload: str, path: str) -> list[str]:
+    """An uploaded secret (root's) copied where mongod, as `mongodb`, may read it."""
+    owner = f"{MONGOD_USER}:{MONGOD_USER}"
+    return [f"cp {upload} {path}", f"chown {owner} {path}", f"chmod 0400 {path}"]
+
+
+def tls_args() -> list[str]:
+    """mongod's TLS flags (`net.tls.*` in a config file)."""
+    return [
+        "--tlsMode",
+        "requireTLS",
+        "--tlsCertificateKeyFile",
+        TLS_PEM_PATH,
+        "--tlsCAFile",
+        CA_PATH,
+        "--tlsAllowConnectionsWithoutCertificates",
+    ]
+
+
+def member_health(port: int, tls_on: bool = False) -> str:
     """Liveness: `ping` needs no authentication and answers while mongod runs,
     whatever its replica set state. Sent by bash over /dev/tcp
     (scripts/mongo-ping.sh) rather than by mongosh, a Node.js process that
-    would run every 5 s inside the member's memory limit."""
-    return f"bash {PING_SH} {port}"
+    would run every 5 s inside the member's memory limit.
+
+    With `mongo.tls` a plaintext ping gets no answer (requireTLS), and the image
+    has no smaller TLS client that is known to be there, so mongosh sends it,
+    over TLS verified with the CA, to `localhost` (a name the certificate holds).
+    That costs what the bash probe saved (a Node.js start every 5 s)."""
+    if not tls_on:
+        return f"bash {PING_SH} {port}"
+    return (
+        f"mongosh --quiet --norc --tls --tlsCAFile {CA_PATH} --host localhost --port {port} "
+        "--eval 'quit(db.adminCommand({ping: 1}).ok === 1 ? 0 : 1)'"
+    )
 
 
 def rs_spec(layout: Layout) -> dict[str, Any]:
@@ -234,12 +289,17 @@ def rs_spec(layout: Layout) -> dict[str, Any]:
                 "arbiterOnly": True,
             }
         )
-    return {
+    spec: dict[str, Any] = {
         "setName": layout.config.replica_set,
         "rootUser": layout.config.root_user,
         "authSource": layout.config.auth_source,
         "members": members,
     }
+    # Only when there are users, so that a stack without any keeps its spec
+    # (and its init container) unchanged. Passwords travel in USERS_PATH.
+    if layout.config.users:
+        spec["users"] = [{"name": u.name, "roles": u.roles()} for u in layout.config.users]
+    return spec
 
 
 def client_hosts(layout: Layout) -> list[str]:
@@ -248,10 +308,129 @@ def client_hosts(layout: Layout) -> list[str]:
     return [layout.member_host(i) for i, role in enumerate(layout.roles) if not role.hidden]
 
 
-def connection_url(layout: Layout, password: str, hosts: Sequence[str], **extra: str) -> str:
+def connection_url(
+    layout: Layout,
+    password: str,
+    hosts: Sequence[str],
+    *,
+    user: str | None = None,
+    database: str = "",
+    **extra: str,
+) -> str:
+    """A `mongodb://` URL as the root user (or `user`), authenticating against
+    `authSource`; `database`: the default database in the path."""
     query = {"authSource": layout.config.auth_source, **extra}
-    creds = f"{quote(layout.config.root_user, safe='')}:{quote(password, safe='')}"
-    return f"mongodb://{creds}@{','.join(hosts)}/?{urlencode(query)}"
+    if layout.config.tls.enabled:
+        query["tls"] = "true"
+    name = layout.config.root_user if user is None else user
+    creds = f"{quote(name, safe='')}:{quote(password, safe='')}"
+    return f"mongodb://{creds}@{','.join(hosts)}/{database}?{urlencode(query)}"
+
+
+def user_output(
+    layout: Layout, user: MongoUser, root_password: str, **options: str
+) -> dict[str, Any]:
+    """One application user's connection output (MongoUserOutput): its
+    password by Redis users' scheme, from the root password, and the
+    in-network replica set URL with its first database as the default one."""
+    password = user_password(root_password, user.name, user.generation)
+    databases = user.target_databases
+    url = connection_url(
+        layout,
+        password,
+        client_hosts(layout),
+        user=user.name,
+        database=databases[0] if databases else "",
+        **options,
+    )
+    return {
+        "username": user.name,
+        "password": password,
+        "generation": user.generation,
+        "preset": user.kind,
+        "roles": user.roles(),
+        "databases": databases,
+        "url": url,
+    }
+
+
+def users_file(config: MongoConfig, root_password: str) -> str:
+    """What the init container reads from USERS_PATH: each user's password."""
+    return json.dumps(
+        {u.name: user_password(root_password, u.name, u.generation) for u in config.users},
+        sort_keys=True,
+    )
+
+
+def tls_secret(key_file: str) -> str:
+    """What the set's CA and member keys derive from: the keyFile's text."""
+    text = "".join(key_file.split())
+    if len(text) < MIN_TLS_KEY_FILE:
+        raise ValueError(
+            f"infra:mongoKeyFile has {len(text)} characters; with mongo.tls the set's CA and "
+            f"member keys derive from it, which needs at least {MIN_TLS_KEY_FILE} (remove it "
+            "and `infra up` generates one, or `openssl rand -base64 756`)"
+        )
+    return text
+
+
+class MongoTls:
+    """`mongo.tls`: the set's own CA and one certificate per member
+    (components/tls.py: derived keys, deterministic signatures, renewal by period).
+
+    Its own CA, not the Redis tier's: the Redis CA derives from
+    `infra:redisPassword`, so a Mongo-only stack would need a Redis secret, a
+    Redis password change (an outage of Redis by design) would also replace
+    every Mongo member with certificates no running member trusts, and a leak of
+    either secret would open both tiers (which is why the stack refuses one
+    password for both). Derived from the keyFile (`infra:mongoKeyFile`), not
+    from the root password: changing the root password is an in-place reset
+    today (the init container updates the user, no member changes), while every
+    member must trust the same CA at all times; the keyFile is already what the
+    members share to trust each other (changing it already restarts them all),
+    and whoever holds it is `__system`, above root. Clients trust the CA from
+    the `mongoCaCert` output.
+
+    Key material reaches a container only as a Pulumi secret in an upload
+    (never its command, environment or labels), as Redis does (RedisTier.tls_uploads).
+    """
+
+    def __init__(self, layout: Layout, key_file: pulumi.Output[str]) -> None:
+        self.layout = layout
+        self.secret = key_file.apply(tls_secret)
+        prefix = layout.site.prefix
+        self.authority: pulumi.Output[tls.Authority] = self.secret.apply(
+            lambda s: tls.generated_ca(s, prefix)
+        )
+
+    def ca_pem(self) -> pulumi.Output[str]:
+        """The CA certificate clients trust (public: not a secret)."""
+        return pulumi.Output.unsecret(self.authority.apply(lambda ca: ca.pem))
+
+    def ca_upload(self) -> docker.ContainerUploadArgs:
+        return docker.ContainerUploadArgs(file=CA_PATH, content=self.ca_pem(), permissions="0644")
+
+    def sans(self, i: int) -> list[str]:
+        """Every name and address a client uses for member i (Redis' rule,
+        redis_base.node_sans): its container name (the set config's name on one
+        engine), its container address, its host's address across hosts (the
+        set config's name there), the host endpoint, and loopback (its healthcheck)."""
+        return node_sans(self.layout.node(i), self.layout.site)
+
+    def member_uploads(self, i: int) -> list[docker.ContainerUploadArgs]:
+        """Member i's CA and its certificate-and-key PEM (a secret in the state)."""
+        name, sans = self.layout.host_name(i), self.sans(i)
+        period = tls.period_of(tls.utc_today(), self.layout.config.tls)
+        issued: pulumi.Output[tls.NodeCert] = pulumi.Output.all(self.authority, self.secret).apply(
+            lambda v: tls.node_cert(v[0], v[1], name, sans, period)
+        )
+        pem: pulumi.Output[str] = pulumi.Output.secret(
+            issued.apply(lambda c: c.cert_pem + c.key_pem)
+        )
+        return [
+            self.ca_upload(),
+            docker.ContainerUploadArgs(file=TLS_PEM_UPLOAD, content=pem, permissions="0400"),
+        ]
 
 
 def preferred_primary(layout: Layout) -> int:
@@ -343,6 +522,8 @@ class MongoReplicaSet(InfraComponent):
     host_direct_url: pulumi.Output[str | None]
     hosts_entry: pulumi.Output[str]
     root_password: pulumi.Output[str]
+    users: pulumi.Output[dict[str, dict[str, Any]]]
+    ca_cert: pulumi.Output[str] | None
 
     def __init__(
         self,
@@ -357,6 +538,7 @@ class MongoReplicaSet(InfraComponent):
         layout = self.layout = Layout.of(config, site)
         password = pulumi.Output.secret(root_password)
         key = pulumi.Output.secret(key_file).apply(check_key_file)
+        self.tls = MongoTls(layout, key) if config.tls.enabled else None
         images = dn.Images(name, config.image, site, self)
         hooks = self._rolling(name, layout, password)
         containers = [
@@ -386,6 +568,8 @@ class MongoReplicaSet(InfraComponent):
             return None
         members = handover_members(name, layout)
         password.apply(members.secret.append)
+        if self.tls is not None:  # the hand-overs verify the members with the CA
+            self.tls.ca_pem().apply(members.ca_pem.append)
         roller = Roller(
             name,
             hand_over=lambda member: ho.hand_over(members, member),
@@ -410,25 +594,33 @@ class MongoReplicaSet(InfraComponent):
         network = layout.site.network if on is None else on.network
         suffix = "arbiter" if arbiter else str(i)
         volume = dn.data_volume(f"{name}-data-{suffix}", host, layout.site.labels, self, provider)
+        uploads = [
+            docker.ContainerUploadArgs(file=KEYFILE_UPLOAD, content=key_file, permissions="0400")
+        ]
+        if self.tls is None:
+            uploads.append(
+                docker.ContainerUploadArgs(
+                    file=PING_SH, content=dn.script_text("mongo-ping.sh"), permissions="0755"
+                )
+            )
+        else:
+            uploads += self.tls.member_uploads(i)
         return dn.service_container(
             layout.resource(name, i),
             name=host,
             hostname=host,
             image=image,
             command=mongod_command(layout, i),
-            uploads=[
-                docker.ContainerUploadArgs(
-                    file=KEYFILE_UPLOAD, content=key_file, permissions="0400"
-                ),
-                docker.ContainerUploadArgs(
-                    file=PING_SH, content=dn.script_text("mongo-ping.sh"), permissions="0755"
-                ),
-            ],
+            uploads=uploads,
             networks_advanced=dn.network_attachment(network, layout.ip(i), [host]),
             ports=layout.published(i),
             volumes=dn.volume_mount(volume, DATA_DIR),
             healthcheck=dn.shell_healthcheck(
-                member_health(port), interval="5s", timeout="10s", retries=6, start_period="30s"
+                member_health(port, self.tls is not None),
+                interval="5s",
+                timeout="10s",
+                retries=6,
+                start_period="30s",
             ),
             memory=ARBITER_MEMORY_MB if arbiter else layout.config.memory_mb,
             wait_timeout=120,
@@ -456,7 +648,10 @@ class MongoReplicaSet(InfraComponent):
         It holds the cluster key only for bootstrap (initiating the set before
         any user exists, or resetting a root password that no longer logs in);
         once the root user works it deletes the uploaded key and talks to the
-        members as root.
+        members as root, and creates or updates the application users
+        (`mongo.users`, passwords from USERS_PATH: never in its command or
+        environment). With `mongo.tls` it connects over TLS, verifying the
+        members with the CA (TLS_CA_FILE).
 
         Long-running rather than one-shot, like the Redis init container: with
         `wait=True` a set that never gets a primary fails `pulumi up` (a one-shot
@@ -480,6 +675,24 @@ class MongoReplicaSet(InfraComponent):
                 file=ROOT_PASSWORD_PATH, content=password, permissions="0400"
             ),
         ]
+        envs = [
+            f"RS_SPEC={json.dumps(rs_spec(layout), sort_keys=True)}",
+            f"PLAN_JS={PLAN_JS}",
+            f"KEYFILE={KEYFILE_UPLOAD}",
+            f"ROOT_PASSWORD_FILE={ROOT_PASSWORD_PATH}",
+            f"HEALTH_FILE={HEALTH_FILE}",
+            "WAIT_SECONDS=240",
+        ]
+        if self.tls is not None:
+            uploads.append(self.tls.ca_upload())
+            envs.append(f"TLS_CA_FILE={CA_PATH}")
+        if layout.config.users:
+            config = layout.config
+            content = password.apply(lambda pw: users_file(config, pw))
+            uploads.append(
+                docker.ContainerUploadArgs(file=USERS_PATH, content=content, permissions="0400")
+            )
+            envs.append(f"USERS_FILE={USERS_PATH}")
         return dn.service_container(
             f"{name}-init",
             name=init_name,
@@ -488,14 +701,7 @@ class MongoReplicaSet(InfraComponent):
             # Through `sh` so that the image's entrypoint does not drop to the
             # mongodb user, who could not read the root-owned secrets.
             command=["sh", "-c", f"exec mongosh --nodb --quiet --norc {INIT_JS}"],
-            envs=[
-                f"RS_SPEC={json.dumps(rs_spec(layout), sort_keys=True)}",
-                f"PLAN_JS={PLAN_JS}",
-                f"KEYFILE={KEYFILE_UPLOAD}",
-                f"ROOT_PASSWORD_FILE={ROOT_PASSWORD_PATH}",
-                f"HEALTH_FILE={HEALTH_FILE}",
-                "WAIT_SECONDS=240",
-            ],
+            envs=envs,
             uploads=uploads,
             networks_advanced=dn.network_attachment(layout.site.network, init_ip, [init_name]),
             healthcheck=dn.shell_healthcheck(
@@ -540,6 +746,15 @@ class MongoReplicaSet(InfraComponent):
             )
         )
         self.hosts_entry = pulumi.Output.from_input(hosts_entry)
+        # One secret output per application user, once the init container (which
+        # creates them) is up.
+        users = layout.config.users
+        self.users = pulumi.Output.secret(
+            ready.apply(
+                lambda v: {u.name: user_output(layout, u, v[0], **rs_options) for u in users}
+            )
+        )
+        self.ca_cert = None if self.tls is None else self.tls.ca_pem()
         self.register_outputs(
             {
                 "members": self.members,
@@ -548,6 +763,8 @@ class MongoReplicaSet(InfraComponent):
                 "hostDirectUrl": self.host_direct_url,
                 "hostsEntry": self.hosts_entry,
                 "rootPassword": self.root_password,
+                "users": self.users,
+                "caCert": self.ca_cert,
             }
         )
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from components.config_base import ComponentConfig, Exports
+    from components.mongo_config import MongoConfig
     from components.redis_config import RedisConfig
 
 
@@ -168,6 +169,14 @@ def _describe_redis(config: RedisConfig) -> str:
     return f"{shape}, users: {users}" if users else shape
 
 
+def _describe_mongo(config: MongoConfig) -> str:
+    shape = f"mongo replica set of {config.members}"
+    if config.tls.enabled:
+        shape += " over TLS"
+    users = ", ".join(f"{u.name} ({u.kind})" for u in config.users)
+    return f"{shape}, users: {users}" if users else shape
+
+
 def _redis(mode: str, exports: str, build: str) -> Component:
     """Redis Cluster or Sentinel groups: one config key, `redis.mode` picks."""
     return Component(
@@ -195,7 +204,7 @@ REGISTRY = Registry(
             model="components.mongo_config:MongoConfig",
             exports="components.mongo_config:MongoExports",
             build="stacks.program:build_mongo",
-            describe=lambda c: f"mongo replica set of {c.members}",
+            describe=_describe_mongo,
             image=_image,
             status="cli.ops.health:mongo",
             secrets={"mongoRootPassword": _token, "mongoKeyFile": _mongo_key_file},

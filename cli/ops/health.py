@@ -184,33 +184,119 @@ def redis_sentinel(exports: RedisSentinelExports) -> Check:
     )
 
 
+# MongoDB's `ping` ({ping: 1, $db: "admin"}) as one OP_MSG, the bytes
+# components/scripts/mongo-ping.sh sends: header (length, requestID 1,
+# responseTo 0, opCode 2013), flagBits 0, one kind-0 section with the BSON.
+OP_MSG = 2013
+MONGO_PING = bytes.fromhex(
+    "33000000 01000000 00000000 dd070000"  # length 51, requestID 1, responseTo 0, OP_MSG
+    " 00000000 00"  # flagBits, section kind 0
+    " 1e000000 10 70696e6700 01000000 02 2464620006000000 61646d696e00 00"  # the BSON
+)
+
+
+def mongo_tls_ping(host: str, port: int, ca_pem: str, timeout: float = TIMEOUT_S) -> str | None:
+    """None when the mongod at `host:port` answers `ping` over TLS with a
+    certificate that `ca_pem` signed for `host` (name or IP); else why not.
+    `ping` needs no login. The stdlib's ssl, so that a bad certificate is named
+    as such rather than as a driver's server-selection timeout."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context(cadata=ca_pem)
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as conn,
+        ):
+            conn.sendall(MONGO_PING)
+            reply = _op_msg_reply(conn)
+    except ssl.SSLCertVerificationError as exc:
+        return f"certificate not accepted: {exc.verify_message}"
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        return f"no TLS answer: {exc}"
+    return None if reply.get("ok") == 1 else f"ping answered {reply}"
+
+
+def _op_msg_reply(conn: Any) -> dict[str, Any]:
+    import struct
+
+    import bson
+
+    def exactly(size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = conn.recv(size - len(data))
+            if not chunk:
+                raise ValueError("connection closed mid-reply")
+            data += chunk
+        return data
+
+    length, _, _, opcode = struct.unpack("<iiii", exactly(16))
+    if opcode != OP_MSG or not 21 < length < 48 * 1024 * 1024:
+        raise ValueError(f"not an OP_MSG reply (opCode {opcode}, length {length})")
+    body = exactly(length - 16)
+    if body[4] != 0:
+        raise ValueError("reply without a kind-0 section")
+    return dict(bson.decode(body[5:]))
+
+
+def mongo_endpoints(exports: MongoExports) -> list[tuple[str, str, int]]:
+    """(member, host, port) where this host reaches each published member: its
+    host's address across hosts, else the address the direct URL uses
+    (`hostBind`, loopback for 0.0.0.0), which every member certificate names."""
+    from pymongo import uri_parser
+
+    direct = exports.mongo_host_direct_url
+    bind = uri_parser.parse_uri(direct)["nodelist"][0][0] if direct else "127.0.0.1"
+    found = []
+    for m in exports.mongo_members:
+        if m.get("hostPort") is None:
+            continue
+        host = str(m["ip"]) if m.get("dockerHost") else str(bind)
+        found.append((str(m["name"]), host, int(m["hostPort"])))
+    return found
+
+
 def mongo(exports: MongoExports) -> Check:
-    """Replica set status through the host URL. Not run against a live mongod on
-    the project's build machines (none is available there)."""
+    """Replica set status through the host URL; with `mongo.tls`, every
+    published member first answers `ping` over TLS with a certificate the
+    stack's CA (`mongoCaCert`) signed for the address used. Not run against a
+    live mongod on the project's build machines (none is available there): the
+    TLS probe is tested against a local TLS listener only."""
     import pymongo
+
+    from components.mongo_handover import tls_options
 
     url = exports.mongo_host_direct_url or exports.mongo_host_url
     if not url:
         return Check("mongo", False, "no host URL in the stack outputs")
+    ca, details = exports.mongo_ca_cert, []
+    if ca is not None:
+        for name, host, port in mongo_endpoints(exports):
+            problem = mongo_tls_ping(host, port, ca)
+            if problem is not None:
+                details.append(f"{name} ({host}:{port}): {problem}")
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-        url, serverSelectionTimeoutMS=int(TIMEOUT_S * 1000)
+        url, serverSelectionTimeoutMS=int(TIMEOUT_S * 1000), **tls_options(ca)
     )
     try:
         status = client.admin.command("replSetGetStatus")
     except pymongo.errors.PyMongoError as exc:
-        return Check("mongo", False, f"unreachable: {exc}")
+        return Check("mongo", False, f"unreachable: {exc}", details)
     finally:
         client.close()
     members = status.get("members", [])
     healthy = [m for m in members if m.get("health") == 1]
     primary = [m["name"] for m in members if m.get("stateStr") == "PRIMARY"]
-    ok = len(primary) == 1 and len(healthy) == len(members)
-    return Check(
-        "mongo",
-        ok,
+    ok = len(primary) == 1 and len(healthy) == len(members) and not details
+    summary = (
         f"{len(healthy)}/{len(members)} members healthy, "
-        f"primary {primary[0] if primary else 'none'}",
+        f"primary {primary[0] if primary else 'none'}"
     )
+    if ca is not None:
+        summary += ", TLS verified with mongoCaCert" if not details else ", TLS not verified"
+    return Check("mongo", ok, summary, details)
 
 
 def monitoring(exports: MonitoringExports) -> Check:

@@ -10,8 +10,11 @@
 //    reconfig too: MongoDB 5.0+ refuses a reconfig that changes the implicit
 //    default write concern, e.g. adding an arbiter, until one is set explicitly);
 // 3. create the root user if it is missing, or reset its password/roles;
-// 4. drop the cluster key (file and memory), then stay up and refresh a health
-//    file for the Docker healthcheck while the set can take majority writes.
+// 4. drop the cluster key (file and memory);
+// 5. as root: create or update the application users (spec.users, passwords from
+//    USERS_FILE), and drop those infra created that are no longer listed;
+// 6. stay up and refresh a health file for the Docker healthcheck while the set
+//    can take majority writes.
 //
 // Credentials: the root user whenever its login works. The internal `__system`
 // user (keyFile contents as password, authSource=local) is used only to
@@ -25,8 +28,13 @@
 // (mongo-rs-plan.js), the connection a socket timeout, so nothing outlives
 // the deadline when no majority is reachable.
 //
+// Secrets come from files (uploads), never from the environment or the command
+// line, which `docker inspect` shows.
+//
 // Environment: RS_SPEC (JSON, see mongo-rs-plan.js), KEYFILE, ROOT_PASSWORD_FILE,
-// PLAN_JS, HEALTH_FILE, WAIT_SECONDS. Exits 1 when the set does not converge in time.
+// PLAN_JS, HEALTH_FILE, WAIT_SECONDS; USERS_FILE (JSON {name: password}, with
+// spec.users); TLS_CA_FILE (mongo.tls: every connection over TLS, the members'
+// certificates verified with this CA). Exits 1 when the set does not converge in time.
 /* global load, sleep, quit, print, Mongo */
 "use strict";
 
@@ -41,8 +49,10 @@ let key = fs.existsSync(keyFile) ? fs.readFileSync(keyFile, "utf8").replace(/\s+
 const rootPassword = fs.readFileSync(env.ROOT_PASSWORD_FILE || "/run/secrets/mongo-root-password", "utf8").trim();
 const healthFile = env.HEALTH_FILE || "/tmp/mongo-rs-healthy";
 const deadline = Date.now() + Number(env.WAIT_SECONDS || 180) * 1000;
+const usersFile = env.USERS_FILE || "";
+const userPasswords = usersFile ? JSON.parse(fs.readFileSync(usersFile, "utf8")) : {};
 const OPTIONS = "directConnection=true&serverSelectionTimeoutMS=3000&connectTimeoutMS=3000" +
-  "&socketTimeoutMS=90000";
+  "&socketTimeoutMS=90000" + (env.TLS_CA_FILE ? `&tls=true&tlsCAFile=${env.TLS_CA_FILE}` : "");
 
 const connections = {};
 
@@ -63,9 +73,13 @@ function timeLeft() {
   return Date.now() < deadline;
 }
 
+function loginUri(host, user, password) {
+  const creds = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`;
+  return `mongodb://${creds}@${host}/?authSource=${spec.authSource}&${OPTIONS}`;
+}
+
 function rootUri(host) {
-  const user = encodeURIComponent(spec.rootUser);
-  return `mongodb://${user}:${encodeURIComponent(rootPassword)}@${host}/?authSource=${spec.authSource}&${OPTIONS}`;
+  return loginUri(host, spec.rootUser, rootPassword);
 }
 
 function systemUri(host) {
@@ -183,7 +197,11 @@ function reconcile() {
 }
 
 function rootLoginWorks(host) {
-  const attempt = tryConnect(rootUri(host));
+  return loginWorks(rootUri(host));
+}
+
+function loginWorks(uri) {
+  const attempt = tryConnect(uri);
   if (!attempt.conn) return false;
   try {
     const reply = attempt.conn.getDB("admin").runCommand({ connectionStatus: 1 });
@@ -219,8 +237,42 @@ function ensureRootUser(primary) {
 function finish() {
   for (;;) {
     const primary = Plan.primaryOf(observe().status);
-    if (primary && ensureRwConcern(primary) && ensureRootUser(primary)) return;
+    if (primary && ensureRwConcern(primary) && ensureRootUser(primary)) return primary;
     if (!timeLeft()) fail("could not set the default write concern or the root user");
+    sleep(1000);
+  }
+}
+
+// One pass over the application users on `primary`, as root; false: retry.
+function ensureUsers(primary) {
+  const wanted = spec.users || [];
+  const logins = {};
+  for (const u of wanted) {
+    if (typeof userPasswords[u.name] !== "string") fail(`no password for user '${u.name}' in ${usersFile}`);
+    logins[u.name] = loginWorks(loginUri(primary, u.name, userPasswords[u.name]));
+  }
+  const info = run(primary, { usersInfo: 1 }, spec.authSource);
+  for (const step of Plan.planUsers(info, wanted, logins, spec.rootUser)) {
+    if (step.action === "none") continue;
+    if (step.action === "wait") {
+      log(`users not read yet: ${step.reason}`);
+      return false;
+    }
+    const done = { create: "created", update: "updated", drop: "dropped" }[step.action];
+    const reply = run(primary, Plan.userCommand(step, userPasswords[step.user]), spec.authSource);
+    if (!isOk(reply) || reply.writeConcernError) {
+      log(`user '${step.user}' not ${done} yet: ${reply.errmsg || reply.writeConcernError.errmsg}`);
+      return false;
+    }
+    log(`user '${step.user}': ${done}${step.reason ? ` (${step.reason})` : ""}`);
+  }
+  return true;
+}
+
+function finishUsers(primary) {
+  for (let on = primary; ; on = Plan.primaryOf(observe().status)) {
+    if (on && ensureUsers(on)) return;
+    if (!timeLeft()) fail("could not create or update the application users");
     sleep(1000);
   }
 }
@@ -258,7 +310,8 @@ function watch() {
 }
 
 reconcile();
-finish();
+const readyOn = finish();
 dropKey();
+finishUsers(readyOn);
 log("replica set ready");
 watch();

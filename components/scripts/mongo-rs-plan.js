@@ -6,6 +6,10 @@
 //   planRwConcern(reply)         -> set | none  (getDefaultRWConcern reply)
 //   planRootUser(reply, authOk)  -> create | update | none  (usersInfo reply)
 //   rootUserCommand(action, ...) -> the bounded createUser / updateUser command
+//   planUsers(reply, wanted, logins, rootUser) -> per application user: create |
+//                                   update | none, and drop for users infra made
+//                                   that are no longer wanted (usersInfo reply)
+//   userCommand(step, password)  -> the bounded createUser / updateUser / dropUser
 //   health(status)               -> ready (writable majority), primary, degraded members, lag
 //
 // Every command that writes with w: "majority" carries maxTimeMS and a wtimeout
@@ -13,7 +17,8 @@
 //
 // `desired` is the spec the component writes into RS_SPEC:
 //   {setName, rootUser, authSource,
-//    members: [{host, priority, votes, hidden, secondaryDelaySecs, arbiterOnly}]}
+//    members: [{host, priority, votes, hidden, secondaryDelaySecs, arbiterOnly}],
+//    users: [{name, roles: [{role, db}]}]   (mongo.users; absent when there are none)}
 // `observed` holds raw command replies, as MongoDB sends them:
 //   {configs: {host: replSetGetConfig reply}, status: replSetGetStatus reply | null,
 //    primaryConfig: replSetGetConfig {commitmentStatus: true} reply from the primary | null}
@@ -25,6 +30,8 @@
   const HEALTHY_STATES = ["PRIMARY", "SECONDARY", "ARBITER"];
   const COMMAND_TIMEOUT_MS = 30000;
   const STEPDOWN_SECS = 60; // the old primary stays unelectable this long
+  // customData of the application users infra creates: only those are ever dropped.
+  const INFRA_USER = { managedBy: "infra" };
 
   // Numbers arrive as JS numbers, BSON Long/Int32 (mongosh) or extended JSON.
   function num(value, fallback) {
@@ -347,6 +354,66 @@
     return { action: "none" };
   }
 
+  function roleKeys(roles) {
+    return (roles || []).map((r) => `${r.role}@${r.db}`).sort();
+  }
+
+  function sameRoles(have, want) {
+    const a = roleKeys(have);
+    const b = roleKeys(want);
+    return a.length === b.length && a.every((key, i) => key === b[i]);
+  }
+
+  function isManaged(user) {
+    return Boolean(user.customData) && user.customData.managedBy === INFRA_USER.managedBy;
+  }
+
+  // The application users (spec.users) against a `usersInfo: 1` reply from the
+  // users' database. `logins`: name -> whether its current password just logged
+  // in (MongoDB stores salted hashes: a login is the only way to compare). A user
+  // is created when missing, updated (password, roles, marked as infra's) when
+  // anything differs, left alone otherwise; a user infra created (customData)
+  // that is no longer wanted is dropped, never the root user nor anyone else's.
+  function planUsers(reply, wanted, logins, rootUser) {
+    if (!ok(reply)) return [{ action: "wait", reason: (reply && reply.errmsg) || "usersInfo failed" }];
+    const existing = {};
+    for (const u of reply.users || []) existing[u.user] = u;
+    const steps = [];
+    for (const want of wanted || []) {
+      const have = existing[want.name];
+      if (!have) {
+        steps.push({ action: "create", user: want.name, roles: want.roles });
+        continue;
+      }
+      const reasons = [];
+      if (!logins[want.name]) reasons.push("its password is not the current generation's");
+      if (!sameRoles(have.roles, want.roles)) reasons.push("its roles differ");
+      if (!isManaged(have)) reasons.push("it was not created by infra: taken over");
+      steps.push(reasons.length
+        ? { action: "update", user: want.name, roles: want.roles, reason: reasons.join("; ") }
+        : { action: "none", user: want.name });
+    }
+    const names = new Set((wanted || []).map((w) => w.name));
+    for (const u of reply.users || []) {
+      if (isManaged(u) && !names.has(u.user) && u.user !== rootUser) {
+        steps.push({ action: "drop", user: u.user, reason: "no longer in mongo.users" });
+      }
+    }
+    return steps;
+  }
+
+  // createUser / updateUser / dropUser for one planUsers step, bounded.
+  function userCommand(step, password) {
+    if (step.action === "drop") return bounded({ dropUser: step.user });
+    const verb = step.action === "create" ? "createUser" : "updateUser";
+    const command = {};
+    command[verb] = step.user;
+    command.pwd = password;
+    command.roles = step.roles;
+    command.customData = INFRA_USER;
+    return bounded(command);
+  }
+
   function dateMs(value) {
     if (value === undefined || value === null) return null;
     if (value instanceof Date) return value.getTime();
@@ -405,8 +472,8 @@
   }
 
   const api = {
-    plan, planRwConcern, planRootUser, rootUserCommand, health, primaryOf, initialConfig, normalize,
-    electable, COMMAND_TIMEOUT_MS,
+    plan, planRwConcern, planRootUser, rootUserCommand, planUsers, userCommand, health, primaryOf,
+    initialConfig, normalize, electable, COMMAND_TIMEOUT_MS,
   };
   root.RsPlan = api;
   if (typeof module === "object" && module !== null && module.exports) module.exports = api;

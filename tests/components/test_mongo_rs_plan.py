@@ -556,6 +556,7 @@ CHANGES = {
     "setDefaultRWConcern",
     "createUser",
     "updateUser",
+    "dropUser",
 }
 
 
@@ -569,6 +570,8 @@ def run_init(
     unreachable: tuple[str, ...] = (),
     key: str = SIM_KEY,
     initial_sync_polls: int = 0,
+    extra_env: dict[str, str] | None = None,
+    extra_files: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     assert NODE
     env = {
@@ -578,6 +581,7 @@ def run_init(
         "ROOT_PASSWORD_FILE": ROOT_PASSWORD_FILE,
         "HEALTH_FILE": "/tmp/mongo-rs-healthy",
         "WAIT_SECONDS": "60",
+        **(extra_env or {}),
     }
     done = subprocess.run(
         [NODE, str(FIXTURES / "fake-mongosh.js")],
@@ -586,7 +590,11 @@ def run_init(
                 "initJs": str(SCRIPTS / "mongo-rs-init.js"),
                 "env": env,
                 "serverKey": SIM_KEY,
-                "files": {KEYFILE: key + "\n", ROOT_PASSWORD_FILE: SIM_PASSWORD},
+                "files": {
+                    KEYFILE: key + "\n",
+                    ROOT_PASSWORD_FILE: SIM_PASSWORD,
+                    **(extra_files or {}),
+                },
                 "servers": servers,
                 "unreachable": list(unreachable),
                 "initialSyncPolls": initial_sync_polls,

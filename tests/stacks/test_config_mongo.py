@@ -234,6 +234,29 @@ mongo_like = st.fixed_dictionaries(
         "replicaSet": st.sampled_from(["rs0", "", "a b"]) | json_values,
         "readPreference": st.sampled_from(["nearest", "x"]) | json_values,
         "memoryMb": st.integers(0, 5000) | json_values,
+        "users": st.lists(
+            st.fixed_dictionaries(
+                {"name": st.sampled_from(["app", "root", "App", "x.y"]) | json_values},
+                optional={
+                    "preset": st.sampled_from(["readwrite", "monitoring", "admin", "x"]),
+                    "databases": st.lists(st.sampled_from(["app", "admin", "a b"]), max_size=2)
+                    | json_values,
+                    "generation": st.integers(-1, 3),
+                    "keepPrevious": st.booleans(),
+                },
+            ),
+            max_size=3,
+        )
+        | json_values,
+        "tls": st.fixed_dictionaries(
+            {},
+            optional={
+                "enabled": st.booleans() | json_values,
+                "certDays": st.integers(0, 900),
+                "renewBeforeDays": st.integers(0, 900),
+            },
+        )
+        | json_values,
     },
 )
 
@@ -259,3 +282,69 @@ def test_arbitrary_input_is_a_valid_config_or_a_validation_error(raw: dict[str, 
         for role in m.member_roles():
             if role.hidden or role.secondary_delay_secs or role.votes == 0:
                 assert role.priority == 0
+        names = [u.name for u in m.users]
+        assert len(set(names)) == len(names) and m.root_user not in names
+        assert not any(u.keep_previous for u in m.users)
+        assert m.tls.renew_before_days < m.tls.cert_days
+
+
+# --- mongo.tls and mongo.users (wiring only: no mongod runs here) -------------------
+def test_tls_and_users_are_off_and_empty_by_default() -> None:
+    m = parse_config(mongo()).mongo
+    assert m.tls.enabled is False and m.users == []
+    assert (m.tls.cert_days, m.tls.renew_before_days) == (90, 30)
+
+
+@pytest.mark.parametrize(
+    ("values", "path", "fix"),
+    [
+        ({"users": [{"name": "a", "keepPrevious": True}]}, "mongo.users.0.keepPrevious", "app-v2"),
+        ({"users": [{"name": "a"}, {"name": "a"}]}, "mongo.users", "each user once"),
+        ({"users": [{"name": "root"}]}, "mongo.users", "another name"),
+        (
+            {"users": [{"name": "x", "preset": "monitoring", "databases": ["d"]}]},
+            "mongo.users.0.databases",
+            "remove databases",
+        ),
+        ({"users": [{"name": "x", "databases": ["config"]}]}, "mongo.users.0.databases", "name"),
+        (
+            {"tls": {"enabled": True, "certDays": 10, "renewBeforeDays": 20}},
+            "mongo.tls",
+            "certDays: 90",
+        ),
+    ],
+)
+def test_bad_tls_and_users_are_refused_at_their_field_with_the_fix(
+    values: dict[str, Any], path: str, fix: str
+) -> None:
+    found = problems(mongo(**values))
+    assert path in found, found
+    assert fix in found[path]
+
+
+def test_bring_your_own_ca_is_refused_at_its_field() -> None:
+    from components import tls
+
+    ca = tls.generated_ca("x" * 40, "mine").pem
+    found = problems(mongo(tls={"enabled": True, "caCert": ca}))
+    assert list(found) == ["mongo.tls.caCert"]
+    assert "remove mongo.tls.caCert" in found["mongo.tls.caCert"]
+
+
+def test_the_production_template_runs_tls_and_has_example_users() -> None:
+    m = parse_config(read_stack_file(REPO / "templates" / "production.yaml")).mongo
+    assert m.tls.enabled
+    assert [(u.name, u.kind, u.roles()) for u in m.users] == [
+        ("app", "readwrite", [{"role": "readWrite", "db": "app"}]),
+        ("reports", "readonly", [{"role": "read", "db": "app"}]),
+    ]
+
+
+def test_the_local_template_turns_tls_on_since_local_runs_no_mongod_here() -> None:
+    """`infra up local` leaves MongoDB out when its image is not on the engine
+    (no mongod image can be had on these machines), so TLS on in `local` starts
+    nothing here; the template says the TLS wiring is unverified."""
+    path = REPO / "templates" / "local.yaml"
+    m = parse_config(read_stack_file(path)).mongo
+    assert m.tls.enabled and [u.name for u in m.users] == ["app"]
+    assert "wiring only, never run against a mongod" in path.read_text()

@@ -52,7 +52,7 @@ class Core:
         self._topology = endpoint.client() if endpoint.mode == "cluster" else None
         self.invalidator = Invalidator(
             self._primaries,
-            endpoint.password,
+            endpoint.login(),
             settings.namespace,
             self._invalidated,
             self._flush,

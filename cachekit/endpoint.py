@@ -38,6 +38,8 @@ class Endpoint:
     timeout_s: float = TIMEOUT_S
     # TLS (redis.tls): the CA to verify the nodes with; None: plaintext.
     ca_pem: str | None = None
+    # Who `password` logs in as; None: Redis' `default` user.
+    username: str | None = None
 
     @classmethod
     def from_outputs(
@@ -49,7 +51,14 @@ class Endpoint:
         tier = tier or tier_outputs.from_mapping(outputs)  # type: ignore[arg-type]
         if tier.mode == "cluster":
             seeds = [_split(a) for a in tier.host_address_map.values()]
-            return cls("cluster", seeds, tier.password, tier.host_address_map, ca_pem=tier.ca_pem)
+            return cls(
+                "cluster",
+                seeds,
+                tier.password,
+                tier.host_address_map,
+                ca_pem=tier.ca_pem,
+                username=tier.username,
+            )
         chosen = master_set or tier.master_sets[0]
         if chosen not in tier.master_sets:
             raise ValueError(f"master set {chosen!r} not in {tier.master_sets}")
@@ -60,6 +69,7 @@ class Endpoint:
             tier.host_address_map,
             chosen,
             ca_pem=tier.ca_pem,
+            username=tier.username,
         )
 
     @classmethod
@@ -70,12 +80,14 @@ class Endpoint:
     def from_url(
         cls, url: str, mode: str = "standalone", master_set: str | None = None
     ) -> Endpoint:
-        """`redis://[:password@]host:port[,host:port...]`; mode says what the hosts are."""
+        """`redis://[user:password@]host:port[,host:port...]`; mode says what the
+        hosts are."""
         parsed = urlparse(url)
         password = unquote(parsed.password) if parsed.password else None
+        username = unquote(parsed.username) if parsed.username else None
         hosts = parsed.netloc.rpartition("@")[2]
         seeds = [_split(h if ":" in h else f"{h}:6379") for h in hosts.split(",")]
-        return cls(mode, seeds, password, master_set=master_set)
+        return cls(mode, seeds, password, master_set=master_set, username=username)
 
     def remap(self, address: tuple[str, int]) -> tuple[str, int]:
         return host_endpoint(self.address_map, *address)
@@ -129,8 +141,15 @@ class Endpoint:
             raise ValueError("a Sentinel endpoint needs a master set")
         return self.master_set
 
+    def login(self) -> dict[str, Any]:
+        """A single connection's login and TLS options (the invalidation link)."""
+        tls = tls_kwargs(self.ca_pem)
+        tls.pop("ssl", None)  # SSLConnection's options do not take it
+        return {"username": self.username, "password": self.password, **tls}
+
     def _kwargs(self) -> dict[str, Any]:
         return {
+            "username": self.username,
             "password": self.password,
             "socket_timeout": self.timeout_s,
             "socket_connect_timeout": self.timeout_s,

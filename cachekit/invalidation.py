@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import redis
@@ -91,10 +91,13 @@ class Listener(threading.Thread):
     def _connect(self) -> redis.Connection:
         owner = self.owner
         tracking = owner.mode == "tracking"
-        conn = redis.Connection(
+        # With TLS (the login carries the CA) the link is a TLS one like the data
+        # clients': a plain socket to a TLS port would only ever be refused.
+        kind = redis.SSLConnection if "ssl_ca_data" in owner.login else redis.Connection
+        conn = kind(
             host=self.address[0],
             port=self.address[1],
-            password=owner.password,
+            **owner.login,
             protocol=3 if tracking else 2,
             socket_timeout=owner.timeout_s,
             socket_connect_timeout=owner.timeout_s,
@@ -150,7 +153,7 @@ class Invalidator:
     def __init__(
         self,
         primaries: Callable[[bool], list[Address]],
-        password: str | None,
+        login: Mapping[str, Any],
         namespace: str,
         on_keys: Callable[[list[str]], None],
         on_flush: Callable[[], None],
@@ -164,7 +167,7 @@ class Invalidator:
         if heartbeat_s * 2 > max_stale_s:
             raise ValueError("heartbeat_s must be at most half of max_stale_s")
         self.primaries = primaries
-        self.password = password
+        self.login = login  # connection options: username, password, TLS CA
         self.prefix = f"{namespace}:"
         self.channel = f"cachekit:invalidate:{namespace}"
         self.on_keys = on_keys

@@ -36,6 +36,8 @@ class TierOutputs:
     url: str | None = None
     # redis.tls: the CA the nodes' certificates chain to (None: plaintext).
     ca_pem: str | None = None
+    # Who `password` logs in as (redis.defaultUser: disabled); None: `default`.
+    username: str | None = None
 
 
 def from_mapping(outputs: Mapping[str, Any]) -> TierOutputs:
@@ -52,6 +54,7 @@ def from_mapping(outputs: Mapping[str, Any]) -> TierOutputs:
             dict(remap),
             url=cluster.redis_url,
             ca_pem=cluster.redis_ca_cert,
+            username=cluster.redis_admin_user,
         )
     tier = RedisSentinelExports.read(outputs)
     remap = tier.redis_host_address_map
@@ -63,6 +66,7 @@ def from_mapping(outputs: Mapping[str, Any]) -> TierOutputs:
         sentinels=sentinels,
         master_sets=list(tier.redis_master_sets),
         ca_pem=tier.redis_ca_cert,
+        username=tier.redis_admin_user,
     )
 
 

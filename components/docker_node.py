@@ -16,6 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
+from components.redis_users import admin_lines
+
 # Bounded container logs: a chatty node must not fill the Docker host's disk.
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 # Stop grace periods (see `service_container`): Redis' own shutdown waits up to
@@ -187,14 +189,21 @@ def redis_base_conf(
     mode_lines: Sequence[str] = (),
     user_lines: Sequence[str] = (),
     tls_lines: Sequence[str] = (),
+    admin_user: str | None = None,
 ) -> list[str]:
     """The lines of every Redis data node's `redis.conf`, in either mode, with
     the mode's own lines after `dir`: reachable on the stack network (protected
     mode off, a password on), data and AOF on the volume, memory bounded below
     the container limit; application users (ACL `user` lines) last. The order
     is part of the uploaded file, whose change replaces the container: keep it.
-    With `tls_lines`, the plaintext port is off and `port` is the TLS port."""
+    With `tls_lines`, the plaintext port is off and `port` is the TLS port.
+    With `admin_user` (`redis.defaultUser: disabled`), `admin_lines` replace
+    `requirepass`, and replicas log in to their primary as that user."""
     ports = ["port 0", f"tls-port {port}", *tls_lines] if tls_lines else [f"port {port}"]
+    if admin_user is None:
+        auth = [f"requirepass {password}", f"masterauth {password}"]
+    else:
+        auth = [f"masteruser {admin_user}", f"masterauth {password}", *admin_lines(password)]
     return [
         *ports,
         "bind 0.0.0.0",
@@ -205,8 +214,7 @@ def redis_base_conf(
         f"appendfsync {appendfsync}",
         f"maxmemory {maxmemory_mb(memory_mb)}mb",
         f"maxmemory-policy {maxmemory_policy}",
-        f"requirepass {password}",
-        f"masterauth {password}",
+        *auth,
         *user_lines,
     ]
 

@@ -182,6 +182,7 @@ class Monitoring(InfraComponent):
         redis_password: pulumi.Input[str] | None,
         opts: pulumi.ResourceOptions | None = None,
         redis_ca: pulumi.Input[str] | None = None,
+        redis_user: str | None = None,
     ) -> None:
         super().__init__("infra:monitoring:Stack", name, None, opts)
         self.config, self.site = config, site
@@ -192,7 +193,8 @@ class Monitoring(InfraComponent):
             raise ValueError(f"{name}: Redis targets given without the Redis password")
         if any(t.tls for t in scraped) and redis_ca is None:
             raise ValueError(f"{name}: TLS Redis targets given without the stack's CA")
-        self._exporter(name, ips[1], image, scraped, redis_password or "", redis_ca)
+        login = (redis_password or "", redis_user)
+        self._exporter(name, ips[1], image, scraped, login, redis_ca)
         self._alertmanager(name, ips[2], image)
         self._prometheus(name, ips[:3], image, targets)
         if config.dashboard_host_port is not None:
@@ -222,14 +224,18 @@ class Monitoring(InfraComponent):
         ip: str,
         image: docker.RemoteImage,
         targets: list[ScrapeTarget],
-        password: pulumi.Input[str],
+        login: tuple[pulumi.Input[str], str | None],
         ca: pulumi.Input[str] | None,
     ) -> docker.Container:
         """With TLS targets the exporter verifies them with the stack's CA (it
-        checks the node's address against the certificate's IP SANs)."""
+        checks the node's address against the certificate's IP SANs). With
+        `redis.defaultUser: disabled` it logs in as infra's user (`-redis.user`),
+        the stack password's owner then."""
+        password, user = login
         secret = pulumi.Output.secret(password)
         passwords = secret.apply(lambda pw: password_file(targets, pw))
-        tls = [] if ca is None else [f"-tls-ca-cert-file={CA_FILE}"]
+        options = [] if ca is None else [f"-tls-ca-cert-file={CA_FILE}"]
+        options += [] if user is None else [f"-redis.user={user}"]
         ca_upload = (
             []
             if ca is None
@@ -247,7 +253,7 @@ class Monitoring(InfraComponent):
                 # Its own /metrics would scrape redis://localhost:6379, which is nothing here.
                 "-redis.addr=",
                 f"-connection-timeout={connection_timeout_ms(self.config)}ms",
-                *tls,
+                *options,
             ],
             uploads=[
                 docker.ContainerUploadArgs(

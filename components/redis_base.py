@@ -102,7 +102,9 @@ class RedisTier(InfraComponent):
         return pulumi.Output.unsecret(self.authority.apply(lambda ca: ca.pem))
 
     def _with_ca(self, members: ho.RedisNodes) -> None:
-        """The program's own clients (rolling, scaling) verify nodes with the CA."""
+        """The program's own clients (rolling, scaling) verify nodes with the CA,
+        and log in as infra's user when `default` is disabled."""
+        members.username = self.config.admin_user
         ca = self.ca_pem()
         if ca is not None:
             ca.apply(members.ca_pem.append)

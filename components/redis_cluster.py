@@ -24,14 +24,19 @@ PASSWORD_PATH = "/run/secrets/redis-password"
 INIT_SCRIPT_PATH = "/usr/local/bin/redis-cluster-init.sh"
 
 
-def node_health(port: int, tls: bool = False) -> str:
+def node_health(port: int, tls: bool = False, user: str | None = None) -> str:
     """Liveness: PING may answer LOADING (replaying the AOF) or MASTERDOWN (replica
     without its master) while the process is fine; restarting it would only make
     things worse. The password is read from the config file so that it never
-    shows up in `docker inspect`."""
+    shows up in `docker inspect` (with `user`, from `masterauth`: there is no
+    `requirepass` then)."""
+    if user is None:
+        auth = f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {CONF_PATH})\" "
+    else:
+        auth = f"REDISCLI_AUTH=\"$(sed -n 's/^masterauth //p' {CONF_PATH})\" "
+    login = "" if user is None else f"--user {user} "
     return (
-        f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {CONF_PATH})\" "
-        f"redis-cli --no-auth-warning {cli_tls(tls)}-p {port} ping "
+        f"{auth}redis-cli --no-auth-warning {login}{cli_tls(tls)}-p {port} ping "
         "| grep -Eq 'PONG|LOADING|MASTERDOWN'"
     )
 
@@ -114,6 +119,7 @@ def node_conf(config: RedisConfig, node: dn.Node, password: str) -> str:
         mode_lines=cluster_lines,
         user_lines=[acl_line(user, password) for user in config.users],
         tls_lines=tls_lines(cluster=True) if config.tls.enabled else (),
+        admin_user=config.admin_user,
     )
     return "\n".join([*lines, ""])
 
@@ -155,6 +161,7 @@ class RedisCluster(RedisTier):
     password: pulumi.Output[str]
     users: pulumi.Output[dict[str, dict[str, Any]]]
     ca_cert: pulumi.Output[str] | None
+    admin_user: str | None
 
     def exports(self) -> dict[str, Any]:
         """A plaintext cluster has no `redisCaCert` output (rather than a null one)."""
@@ -226,7 +233,11 @@ class RedisCluster(RedisTier):
             ports=published(node, self.site),
             volumes=dn.volume_mount(volume, "/data"),
             healthcheck=dn.shell_healthcheck(
-                node_health(REDIS_PORT if host is None else node.port, self.tls_enabled),
+                node_health(
+                    REDIS_PORT if host is None else node.port,
+                    self.tls_enabled,
+                    self.config.admin_user,
+                ),
                 interval="2s",
             ),
             provider=provider,
@@ -269,6 +280,7 @@ class RedisCluster(RedisTier):
                 "WAIT_SECONDS=120",
                 *self._shards_env(nodes),
                 *([f"CLI_TLS={cli_tls(True).strip()}"] if self.tls_enabled else []),
+                *([f"CLI_USER={self.config.admin_user}"] if self.config.admin_user else []),
             ],
             uploads=[
                 docker.ContainerUploadArgs(
@@ -330,7 +342,9 @@ class RedisCluster(RedisTier):
         shards, replicas = self.config.shards, self.config.replicas
 
         async def scale(args: pulumi.ResourceHookArgs) -> None:
-            scaler = scaling.Scaler(by_addr.client, by_addr.wait, by_addr.secret[0])
+            scaler = scaling.Scaler(
+                by_addr.client, by_addr.wait, by_addr.secret[0], self.config.admin_user
+            )
             done = await asyncio.to_thread(scaler.run, kept, shards, replicas)
             if done is not None and not done.empty:
                 pulumi.log.info(f"{name}: {done.summary()}")
@@ -362,6 +376,7 @@ class RedisCluster(RedisTier):
             lambda v: {u.name: user_output(u, v[0], seed, scheme) for u in users}
         )
         self.ca_cert = self.ca_pem()
+        self.admin_user = self.config.admin_user
         self.register_outputs(
             {
                 "nodes": self.nodes,
@@ -370,6 +385,7 @@ class RedisCluster(RedisTier):
                 "password": self.password,
                 "users": self.users,
                 "caCert": self.ca_cert,
+                "adminUser": self.admin_user,
             }
         )
 

@@ -15,7 +15,7 @@ from components.config_base import (
     problems_error,
 )
 from components.placement import PlacementConfig
-from components.redis_users import RedisUser, check_users
+from components.redis_users import ADMIN_USER, RedisUser, check_users
 from components.tls import TlsConfig
 
 MAX_REDIS_NODES = 80  # the address plan reserves .10-.89 of the subnet for Redis nodes
@@ -95,11 +95,23 @@ class RedisConfig(ComponentConfig):
     users: list[RedisUser] = Field(default_factory=list)
     # TLS on every link with the stack's CA (components/tls.py).
     tls: TlsConfig = TlsConfig()
+    # Who the stack password logs in as. `admin` (the model's default, so that a
+    # stack written before this key keeps the login its clients use): Redis'
+    # `default` user. `disabled` (the templates): `default` can do nothing and
+    # log in as nobody, and infra's own user `infra` has the stack password
+    # (components/redis_users.py admin_lines). Switching it on a deployed tier
+    # is refused: old and new nodes could not replicate from each other.
+    default_user: Literal["admin", "disabled"] = "admin"
 
     @field_validator("image")
     @classmethod
     def _image(cls, value: str) -> str:
         return check_image(value)
+
+    @property
+    def admin_user(self) -> str | None:
+        """The user infra logs in as: None for Redis' `default` user."""
+        return ADMIN_USER if self.default_user == "disabled" else None
 
     @property
     def node_count(self) -> int:
@@ -332,6 +344,8 @@ class RedisClusterExports(Exports):
     redis_users: dict[str, RedisUserOutput] = {}
     # The CA clients verify the nodes with (PEM); None: plaintext (redis.tls off).
     redis_ca_cert: str | None = None
+    # Who `redis_password` logs in as; None: Redis' `default` user.
+    redis_admin_user: str | None = None
 
 
 class SentinelNodeOutput(NodeOutput):
@@ -353,3 +367,5 @@ class RedisSentinelExports(Exports):
     redis_ca_cert: str | None = None
     # Outputs of stacks deployed before Sentinel users existed have none.
     redis_users: dict[str, RedisUserOutput] = {}
+    # Who `redis_password` logs in as; None: Redis' `default` user.
+    redis_admin_user: str | None = None

@@ -56,12 +56,14 @@ class RedisNodes:
     secret: list[str] = field(default_factory=list)  # filled by an Output.apply
     timeout_s: float = HANDOVER_TIMEOUT_S
     ca_pem: list[str] = field(default_factory=list)  # redis.tls: the stack's CA
+    username: str | None = None  # redis.defaultUser: disabled: infra's own user
 
     def client(self, name: str) -> redis.Redis:
         host, port = self.endpoints[name]
         return redis.Redis(
             host=host,
             port=port,
+            username=self.username,
             password=self.secret[0] if self.secret else None,
             socket_timeout=5,
             socket_connect_timeout=3,

@@ -268,8 +268,10 @@ class Scaler:
     for an announced address (the operator's machine reaches nodes on their
     published ports); `wait(what, check)`: poll until `check()` is None."""
 
-    def __init__(self, reach: Any, wait: Any, password: str) -> None:
+    def __init__(self, reach: Any, wait: Any, password: str, user: str | None = None) -> None:
         self.reach, self.wait, self.password = reach, wait, password
+        # MIGRATE logs in to the target as the source cannot: AUTH2 names the user.
+        self.auth = ["AUTH", password] if user is None else ["AUTH2", user, password]
         self.conns: dict[str, Any] = {}
 
     def call(self, addr: str, *args: Any) -> Any:
@@ -362,7 +364,7 @@ class Scaler:
             while keys:
                 self.call(
                     source, "MIGRATE", ip, port, "", 0, MIGRATE_TIMEOUT_MS,
-                    "AUTH", self.password, "KEYS", *keys,
+                    *self.auth, "KEYS", *keys,
                 )  # fmt: skip
                 keys = self.call(source, "CLUSTER", "GETKEYSINSLOT", slot, MIGRATE_BATCH)
         assign = [("CLUSTER", "SETSLOT", s, "NODE", ids[target]) for s in slots]

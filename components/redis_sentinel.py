@@ -35,7 +35,7 @@ from components.monitoring_config import ScrapeTarget
 from components.placement import Placed, place_redis
 from components.redis_base import RedisTier, cli_tls, tls_lines
 from components.redis_config import SENTINEL_GROUP_STRIDE, RedisConfig, RedisSentinelExports
-from components.redis_users import acl_line, sentinel_acl_line, user_output
+from components.redis_users import acl_line, admin_lines, sentinel_acl_line, user_output
 from components.rolling import Roller
 
 REDIS_PORT = 6379
@@ -179,6 +179,7 @@ def node_conf(layout: Layout, g: int, k: int, password: str) -> str:
         password,
         user_lines=[acl_line(user, password) for user in config.users],
         tls_lines=tls_lines(cluster=False) if config.tls.enabled else (),
+        admin_user=config.admin_user,
     )
     lines += [
         f"replica-announce-ip {node.ip}",
@@ -189,6 +190,19 @@ def node_conf(layout: Layout, g: int, k: int, password: str) -> str:
     if k > 0:
         lines.append(f"replicaof {primary.ip} {primary.port}")
     return "\n".join([*lines, ""])
+
+
+def sentinel_auth(admin_user: str | None, password: str) -> list[str]:
+    """How a Sentinel is logged in to, and logs in to its peers: the `default`
+    user's `requirepass`, or (`defaultUser: disabled`) infra's user on every
+    Sentinel (`admin_lines`), which its peers use too (`sentinel-user`)."""
+    if admin_user is None:
+        return [f"requirepass {password}", f"sentinel sentinel-pass {password}"]
+    return [
+        *admin_lines(password),
+        f"sentinel sentinel-user {admin_user}",
+        f"sentinel sentinel-pass {password}",
+    ]
 
 
 def sentinel_conf(layout: Layout, j: int, password: str) -> str:
@@ -216,14 +230,15 @@ def sentinel_conf(layout: Layout, j: int, password: str) -> str:
         f"sentinel announce-port {sentinel.port}",
         "sentinel resolve-hostnames no",
         "sentinel announce-hostnames no",
-        f"requirepass {password}",
-        f"sentinel sentinel-pass {password}",
+        *sentinel_auth(config.admin_user, password),
         *[sentinel_acl_line(user, password) for user in config.users],
     ]
+    admin = config.admin_user
     for g in range(config.shards):
         name, primary = master_set(g), layout.node(g, 0)
         lines += [
             f"sentinel monitor {name} {primary.ip} {primary.port} {config.sentinel_quorum}",
+            *([] if admin is None else [f"sentinel auth-user {name} {admin}"]),
             f"sentinel auth-pass {name} {password}",
             f"sentinel down-after-milliseconds {name} {config.down_after_ms}",
             f"sentinel failover-timeout {name} {config.failover_timeout_ms}",
@@ -258,6 +273,7 @@ class RedisSentinel(RedisTier):
     host_address_map: pulumi.Output[dict[str, str]]
     password: pulumi.Output[str]
     ca_cert: pulumi.Output[str] | None
+    admin_user: str | None
     users: pulumi.Output[dict[str, dict[str, Any]]]
 
     def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
@@ -360,6 +376,7 @@ class RedisSentinel(RedisTier):
                 announced={s.address: r for r, s in sentinels.items()},
                 secret=data.secret,
                 ca_pem=data.ca_pem,
+                username=data.username,
             ),
             master_sets={f"{name}-node-{g}-{k}": master_set(g) for g, k in layout.members()},
             monitoring=sh.Monitoring(
@@ -367,6 +384,7 @@ class RedisSentinel(RedisTier):
                 down_after_ms=self.config.down_after_ms,
                 failover_timeout_ms=self.config.failover_timeout_ms,
                 parallel_syncs=self.config.parallel_syncs,
+                user=self.config.admin_user,
             ),
         )
 
@@ -381,14 +399,20 @@ class RedisSentinel(RedisTier):
 
     def _script(self) -> str:
         """The start and probe script; with TLS its redis-cli speaks TLS with the
-        stack's CA. Substituted here rather than read from the environment, so
-        that a plaintext stack's containers keep exactly the script they had."""
+        stack's CA, and with `defaultUser: disabled` it logs in as infra's user
+        with the password of `masterauth` (nodes) or `sentinel-pass` (Sentinels),
+        as there is no `requirepass`. Substituted here rather than read from the
+        environment, so that other stacks' containers keep exactly the script
+        they had."""
         text = dn.script_text(SCRIPT_NAME)
-        if not self.tls_enabled:
-            return text
-        return text.replace(
-            "redis-cli --no-auth-warning", f"redis-cli {cli_tls(True)}--no-auth-warning"
-        )
+        options = cli_tls(self.tls_enabled)
+        if self.config.admin_user is not None:
+            options = f"--user {self.config.admin_user} {options}"
+            text = text.replace(
+                "sed -n 's/^requirepass //p'",
+                "sed -n 's/^masterauth //p;s/^sentinel sentinel-pass //p'",
+            )
+        return text.replace("redis-cli --no-auth-warning", f"redis-cli {options}--no-auth-warning")
 
     def _node(
         self,
@@ -492,6 +516,7 @@ class RedisSentinel(RedisTier):
         self.host_address_map = pulumi.Output.from_input(self._address_map())
         self.password = password
         self.ca_cert = self.ca_pem()
+        self.admin_user = self.config.admin_user
         # Lettuce's form: redis-sentinel://user:password@s1:port,s2:port,... (rediss- with TLS)
         scheme = "rediss-sentinel" if self.tls_enabled else "redis-sentinel"
         hosts = ",".join(s.address for s in layout.sentinels())
@@ -507,6 +532,7 @@ class RedisSentinel(RedisTier):
                 "hostAddressMap": self.host_address_map,
                 "password": self.password,
                 "caCert": self.ca_cert,
+                "adminUser": self.admin_user,
                 "users": self.users,
             }
         )

@@ -63,6 +63,8 @@ _RULE_RE = re.compile(
     r"^(?:[+-]@?[a-z][a-z0-9_|-]*|[~%&]\S+|allkeys|allchannels|allcommands|nocommands"
     r"|resetkeys|resetchannels)$"
 )
+# infra's own login with `redis.defaultUser: disabled`: admin_lines.
+ADMIN_USER = "infra"
 _MANAGED = "passwords (>, <, #, !, nopass, resetpass), on/off and reset are set by infra"
 
 
@@ -83,9 +85,10 @@ class RedisUser(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if value == "default":
+        if value in ("default", ADMIN_USER):
             raise ValueError(
-                "'default' is Redis' own user (the stack password's): pick another name"
+                f"'{value}' is taken: 'default' is Redis' own user and '{ADMIN_USER}' is "
+                "infra's (both log in with the stack password): pick another name"
             )
         if not _NAME_RE.match(value):
             raise ValueError(
@@ -203,6 +206,20 @@ def _hashes(user: RedisUser, stack_password: str) -> str:
         f"#{hashlib.sha256(pw.encode()).hexdigest()}"
         for pw in accepted_passwords(user, stack_password)
     )
+
+
+# `defaultUser: disabled`: Redis' `default` user, which every connection is
+# before AUTH, may do nothing and cannot log in (`off`, no password left).
+DEFAULT_OFF = "user default off resetpass resetkeys resetchannels -@all"
+
+
+def admin_lines(stack_password: str) -> list[str]:
+    """`redis.defaultUser: disabled`: `default` reduced to nothing, and infra's
+    own user (status, hand-overs, scaling, backup, the exporter, replication and
+    Sentinel) with every right, logging in with the stack password. The same
+    lines on data nodes and Sentinels."""
+    digest = hashlib.sha256(stack_password.encode()).hexdigest()
+    return [DEFAULT_OFF, f"user {ADMIN_USER} on #{digest} allkeys allchannels +@all"]
 
 
 def acl_line(user: RedisUser, stack_password: str) -> str:

@@ -81,9 +81,13 @@ class Monitoring:
     failover_timeout_ms: int
     parallel_syncs: int
 
+    user: str | None = None  # redis.defaultUser: disabled: infra's own user
+
     def options(self, password: str) -> list[str]:
         """`SENTINEL SET <set>` arguments: option, value, ..."""
+        login = [] if self.user is None else ["auth-user", self.user]
         return [
+            *login,
             "auth-pass",
             password,
             "down-after-milliseconds",

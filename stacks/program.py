@@ -125,6 +125,8 @@ class Wiring:
     hosts: dict[str, HostSite] = field(default_factory=dict)
     # The Redis Cluster's CA (redis.tls): monitoring's exporter verifies it.
     redis_ca: pulumi.Output[str] | None = None
+    # Who the exporter logs in as (redis.defaultUser: disabled); None: `default`.
+    redis_user: str | None = None
 
     def site(self, component: str) -> Site:
         """Across hosts, what a component publishes itself (monitoring's ports)
@@ -177,7 +179,7 @@ def build_redis_cluster(name: str, config: RedisConfig, wiring: Wiring) -> Redis
     cluster = RedisCluster(
         name, config, wiring.site(name), wiring.secret("redisPassword"), wiring.opts(), ca_key
     )
-    wiring.redis_ca = cluster.ca_cert
+    wiring.redis_ca, wiring.redis_user = cluster.ca_cert, config.admin_user
     return cluster
 
 
@@ -186,7 +188,7 @@ def build_redis_sentinel(name: str, config: RedisConfig, wiring: Wiring) -> Redi
     tier = RedisSentinel(
         name, config, wiring.site(name), wiring.secret("redisPassword"), wiring.opts(), ca_key
     )
-    wiring.redis_ca = tier.ca_cert
+    wiring.redis_ca, wiring.redis_user = tier.ca_cert, config.admin_user
     return tier
 
 
@@ -226,7 +228,14 @@ def build_monitoring(name: str, config: MonitoringConfig, wiring: Wiring) -> Mon
     redis = any(t.exporter == "redis" for t in wiring.targets)
     password = wiring.secret("redisPassword") if redis else None
     return Monitoring(
-        name, config, wiring.site(name), wiring.targets, password, wiring.opts(), wiring.redis_ca
+        name,
+        config,
+        wiring.site(name),
+        wiring.targets,
+        password,
+        wiring.opts(),
+        wiring.redis_ca,
+        wiring.redis_user,
     )
 
 

@@ -15,6 +15,7 @@ from cli.commands import (
     outputs,
     preview,
     rebalance,
+    rotate,
     status,
     validate,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "outputs",
     "preview",
     "rebalance",
+    "rotate",
     "status",
     "validate",
 ]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli import app
 from cli.app import StackArg, YesOpt, command, confirm_or_refuse, err, info, state
+
+if TYPE_CHECKING:
+    from cli.engine.deploy import Deployer
 
 
 @command
@@ -22,15 +25,24 @@ def up(stack: StackArg, yes: YesOpt = False) -> None:
       infra up local
       infra up production --yes
     """
-    from cli.commands.outputs import print_outputs
     from cli.engine import deploy
-    from cli.engine.plan import op_counts
-    from cli.engine.progress import Progress
     from cli.engine.project import find_project
 
     deployer = deploy.Deployer(find_project(), stack, notify=info)
+    if ready_to_up(deployer, yes):
+        run_up(deployer)
+
+
+def ready_to_up(deployer: Deployer, yes: bool, action: str = "up") -> bool:
+    """What `up` does before the engine changes anything (shared with `infra
+    rotate`): without a TTY it needs --yes, an unsafe scale is refused (exit 2),
+    and on a terminal it previews and asks (`action` names the question).
+    False: the preview found nothing to change (and said so)."""
+    from cli.engine.progress import Progress
+
+    stack = deployer.stack_name
     if not yes and not app.interactive():
-        confirm_or_refuse("up", stack, yes)  # refuses (needs --yes) before any engine call
+        confirm_or_refuse(action, stack, yes)  # refuses (needs --yes) before any engine call
     refuse_unsafe_scale(deployer)
     if not yes and app.interactive():
         with Progress(err, f"preview {stack}", state.verbose, state.quiet) as progress:
@@ -38,8 +50,19 @@ def up(stack: StackArg, yes: YesOpt = False) -> None:
         info(progress.summary_line(plan["changeSummary"]))
         if not plan["hasChanges"]:
             info("no changes")
-            return
-    confirm_or_refuse("up", stack, yes)
+            return False
+    confirm_or_refuse(action, stack, yes)
+    return True
+
+
+def run_up(deployer: Deployer) -> None:
+    """The engine's `up`, its summary line, then the outputs (secrets hidden)."""
+    from cli.commands.outputs import print_outputs
+    from cli.engine import deploy
+    from cli.engine.plan import op_counts
+    from cli.engine.progress import Progress
+
+    stack = deployer.stack_name
     with Progress(err, f"up {stack}", state.verbose, state.quiet) as progress:
         result = deployer.up(progress)
     info(progress.summary_line(op_counts(result.summary.resource_changes)))
@@ -100,16 +123,16 @@ def refuse_unsafe_scale(deployer: Any) -> None:
     if "redis" not in deployer.config.enabled_components():
         return
     redis = deployer.config.typed("redis", RedisConfig)
-    if redis.mode != "cluster":
-        return
-    from cli.engine.rollout_plan import refuse_host_moves, refuse_tls_switch
+    from cli.engine.rollout_plan import refuse_host_moves, refuse_unrollable_switch
     from cli.engine.rollout_plan import refuse_unsafe_scale as refuse
 
     @functools.cache
     def outputs() -> dict[str, Any]:
         return {item.name: item.value for item in deployer.outputs()}
 
-    refuse_tls_switch(redis, outputs)
+    refuse_unrollable_switch(redis, outputs)
+    if redis.mode != "cluster":
+        return
     if deployer.config.hosts:
         refuse_host_moves(redis, deployer.config.host_names(), outputs)
         return

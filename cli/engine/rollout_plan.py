@@ -226,28 +226,46 @@ def refuse_unsafe_scale(
         return
 
 
-def refuse_tls_switch(config: RedisConfig, outputs: Callable[[], Mapping[str, Any]]) -> None:
-    """Turning `redis.tls` on or off on a deployed cluster is refused before the
-    engine (exit 2): a TLS node and a plaintext node can neither replicate nor
-    talk on the cluster bus, so no rolling replacement can switch one node at a
-    time, and every client must switch with it."""
+MOVE_THE_DATA = (
+    "`infra backup`, `infra down`, `infra up`, `infra restore` (clients then connect "
+    "with the new settings)"
+)
+
+
+def refuse_unrollable_switch(config: RedisConfig, outputs: Callable[[], Mapping[str, Any]]) -> None:
+    """Switches no rolling replacement can make, refused before the engine on a
+    deployed tier of either mode (exit 2), since every client must switch too:
+    - `redis.tls` on or off: a TLS node and a plaintext node can neither
+      replicate nor talk on the cluster bus;
+    - `redis.defaultUser`: a replica logs in to its primary as `default` or as
+      `infra`, and a node of the other setting has no such login."""
     try:
-        deployed = RedisClusterExports.read(outputs()).redis_ca_cert is not None
-    except (InfraError, ValueError):
-        return  # not deployed yet, or not a cluster
-    if deployed == config.tls.enabled:
+        deployed = outputs()
+    except InfraError:
+        return  # not deployed yet
+    if deployed.get("redisMode") not in ("cluster", "sentinel"):
         return
-    now, then = ("on", "off") if config.tls.enabled else ("off", "on")
-    raise InvalidInput(
-        f"redis.tls.enabled: turns TLS {now} on a cluster deployed with TLS {then}; its "
-        "nodes cannot be switched one at a time (TLS and plaintext nodes do not replicate "
-        "to each other), and every client must switch too",
-        [
-            f"keep redis.tls.enabled: {str(not config.tls.enabled).lower()}, or move the data: "
-            "`infra backup`, `infra down`, `infra up`, `infra restore` (clients then "
-            "connect with the new scheme)",
-        ],
-    )
+    had_tls = deployed.get("redisCaCert") is not None
+    if had_tls != config.tls.enabled:
+        now, then = ("on", "off") if config.tls.enabled else ("off", "on")
+        raise InvalidInput(
+            f"redis.tls.enabled: turns TLS {now} on a tier deployed with TLS {then}; its "
+            "nodes cannot be switched one at a time (TLS and plaintext nodes do not "
+            "replicate to each other), and every client must switch too",
+            [
+                f"keep redis.tls.enabled: {str(not config.tls.enabled).lower()}, or move "
+                f"the data: {MOVE_THE_DATA}",
+            ],
+        )
+    had_user = "disabled" if deployed.get("redisAdminUser") else "admin"
+    if had_user != config.default_user:
+        raise InvalidInput(
+            f"redis.defaultUser: {config.default_user} on a tier deployed with {had_user}; "
+            "its nodes cannot be switched one at a time (replicas log in to their "
+            "primary as `default` or as `infra`, which the other setting lacks), and "
+            "every client that logs in with the stack password must switch too",
+            [f"keep redis.defaultUser: {had_user}, or move the data: {MOVE_THE_DATA}"],
+        )
 
 
 def refuse_host_moves(

@@ -89,13 +89,21 @@ class Tier:
     password: str
     master_sets: list[str] = field(default_factory=list)
     ca_pem: str | None = None
+    username: str | None = None  # None: Redis' `default` user
 
     @classmethod
     def read(cls, outputs: Mapping[str, Any]) -> Tier:
         if outputs.get("redisMode") == "cluster":
             c = RedisClusterExports.read(outputs)
             remap, password = c.redis_host_address_map, c.redis_password
-            return cls("cluster", c.redis_nodes, remap, password, ca_pem=c.redis_ca_cert)
+            return cls(
+                "cluster",
+                c.redis_nodes,
+                remap,
+                password,
+                ca_pem=c.redis_ca_cert,
+                username=c.redis_admin_user,
+            )
         if outputs.get("redisMode") == "sentinel":
             s = RedisSentinelExports.read(outputs)
             nodes: list[NodeOutput] = list(s.redis_nodes)
@@ -106,12 +114,13 @@ class Tier:
                 s.redis_password,
                 s.redis_master_sets,
                 s.redis_ca_cert,
+                s.redis_admin_user,
             )
         raise LookupError("no Redis tier is deployed in this stack")
 
     @property
     def access(self) -> rediskit.Access:
-        return rediskit.Access(self.password, self.ca_pem)
+        return rediskit.Access(self.password, self.ca_pem, self.username)
 
     def endpoint(self, node: NodeOutput) -> tuple[str, int]:
         return rediskit.host_endpoint(self.remap, node.ip, node.port)

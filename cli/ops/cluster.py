@@ -26,9 +26,10 @@ ONE_ATTEMPT = Retry(NoBackoff(), 0)
 
 @dataclass(frozen=True)
 class Access:
-    """How this machine logs in to a tier's nodes: the password (of `username`,
-    else the `default` user) and, with `redis.tls`, the CA the nodes' certificates
-    chain to (the `redisCaCert` output)."""
+    """How this machine logs in to a tier's nodes: the password of `username`
+    (the `redisAdminUser` output with `redis.defaultUser: disabled`; None: the
+    `default` user) and, with `redis.tls`, the CA the nodes' certificates chain
+    to (the `redisCaCert` output)."""
 
     password: str | None
     ca_pem: str | None = None
@@ -37,7 +38,7 @@ class Access:
     @classmethod
     def of(cls, exports: Any) -> Access:
         """From a Redis tier's exports (either mode)."""
-        return cls(exports.redis_password, exports.redis_ca_cert)
+        return cls(exports.redis_password, exports.redis_ca_cert, exports.redis_admin_user)
 
     def kwargs(self) -> dict[str, Any]:
         """redis-py connection options."""

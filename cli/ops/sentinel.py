@@ -48,7 +48,10 @@ class RemappedSentinel(Sentinel):
 
 
 def with_ca(password: str | Access, exports: RedisSentinelExports) -> Access:
-    """`password` as Access, with the tier's CA when it runs TLS."""
+    """`password` as Access, with the tier's CA when it runs TLS; a bare
+    password is the stack's, whose user the outputs name (`redisAdminUser`)."""
+    if isinstance(password, str):
+        return Access(password, exports.redis_ca_cert, exports.redis_admin_user)
     access = access_of(password)
     if access.ca_pem is None and exports.redis_ca_cert is not None:
         return Access(access.password, exports.redis_ca_cert, access.username)

@@ -11,7 +11,8 @@
 # WAIT_SECONDS (default 120), PASSWORD_FILE (default /run/secrets/redis-password);
 # SHARDS ("master,replica,... master,replica,..."): form exactly these shards
 # (several Docker hosts: the placement decides, not redis-cli's own pairing);
-# CLI_TLS (redis.tls): redis-cli's TLS options, e.g. "--tls --cacert /path/ca.crt".
+# CLI_TLS (redis.tls): redis-cli's TLS options, e.g. "--tls --cacert /path/ca.crt";
+# CLI_USER (redis.defaultUser: disabled): the user the password belongs to.
 # Exit codes: 1 a node never answered or the cluster never became ok;
 # 3 the nodes already form a cluster whose membership differs from NODES.
 set -u
@@ -22,6 +23,9 @@ WAIT_SECONDS="${WAIT_SECONDS:-120}"
 PASSWORD_FILE="${PASSWORD_FILE:-/run/secrets/redis-password}"
 FORMED_MARK=/tmp/cluster-formed
 CLI_TLS="${CLI_TLS:-}"
+CLI_USER="${CLI_USER:-}"
+# What every redis-cli call adds (the user name has no spaces: RedisUser's rule).
+CLI_TLS="$CLI_TLS${CLI_USER:+ --user $CLI_USER}"
 REDISCLI_AUTH="$(cat "$PASSWORD_FILE")"
 export REDISCLI_AUTH
 

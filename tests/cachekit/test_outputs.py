@@ -69,3 +69,24 @@ def test_a_renamed_output_is_an_error_that_names_it() -> None:
     renamed["redisAddressMap"] = CLUSTER["redisHostAddressMap"]
     with pytest.raises(ValueError, match="redisHostAddressMap: Field required"):
         from_mapping(renamed)
+
+
+def test_the_admin_user_and_a_url_user_log_in_by_name() -> None:
+    """`redis.defaultUser: disabled`: the password is `redisAdminUser`'s, and
+    every connection cachekit opens (the invalidation link too) names it."""
+    ep = Endpoint.from_outputs({**CLUSTER, "redisAdminUser": "infra"})
+    assert ep.username == "infra" and ep.login() == {"username": "infra", "password": "pw"}
+    assert Endpoint.from_outputs(SENTINEL).username is None
+    ep = endpoint(url="redis://cart:s%40cret@10.0.0.5:7001", mode="cluster")
+    assert (ep.username, ep.password) == ("cart", "s@cret")
+
+
+def test_the_invalidation_link_over_tls_carries_the_ca() -> None:
+    pem = "-----BEGIN CERTIFICATE-----\n..."
+    login = Endpoint.from_outputs({**CLUSTER, "redisCaCert": pem}).login()
+    assert login == {
+        "username": None,
+        "password": "pw",
+        "ssl_ca_data": pem,
+        "ssl_check_hostname": True,
+    }

@@ -15,7 +15,18 @@ from cli.engine import deploy, shell
 from cli.main import app
 from tests.cli.conftest import REPO
 
-COMMANDS = ["validate", "preview", "up", "down", "refresh", "outputs", "status", "drill", "init"]
+COMMANDS = [
+    "validate",
+    "preview",
+    "up",
+    "down",
+    "refresh",
+    "outputs",
+    "status",
+    "drill",
+    "init",
+    "rotate",
+]
 
 
 def help_of(runner: CliRunner, *command: str) -> str:
@@ -56,6 +67,9 @@ def test_help_lists_flags_like_pulumi(runner: CliRunner) -> None:
     assert "  --force              Overwrite an existing stack file." in text
     text = help_of(runner, "down")
     assert "-y, --yes  Do not ask for confirmation (required without a TTY)." in text
+    text = help_of(runner, "rotate")
+    assert "-u, --user NAME  The user to rotate (repeat for several)" in text
+    assert "  --finish         End the rotation" in text
 
 
 # --- --version: the SDK and the engine actually used -------------------------------------

@@ -77,7 +77,7 @@ def tier(
         dockerenv.require_image(docker_client, IMAGE)
     except RuntimeError as exc:
         pytest.fail(f"{exc} (scripts/build-monitoring-image.sh builds it)", pytrace=False)
-    config = redis_config(docker_client, redis_image, tls={"enabled": True})
+    config = redis_config(docker_client, redis_image, tls={"enabled": True}, defaultUser="disabled")
     base = config["redis"]["hostPortBase"]
     port = dockerenv.free_port_block(3, avoid=range(base, base + NODES))
     config["monitoring"] = {

@@ -64,7 +64,12 @@ def stack_config(image: str, hosts: list[ns.NetnsHost]) -> dict[str, Any]:
     return {
         "hosts": [{"name": h.name, "docker": h.docker_host, "address": h.address} for h in hosts],
         # TLS, as the templates set it: certificates name the hosts' addresses.
-        "redis": {"image": image, "hostPortBase": PORT_BASE, "tls": {"enabled": True}},
+        "redis": {
+            "image": image,
+            "hostPortBase": PORT_BASE,
+            "tls": {"enabled": True},
+            "defaultUser": "disabled",
+        },
         "mongo": {"enabled": False},
         "edge": {"enabled": False},
     }
@@ -120,7 +125,7 @@ def cluster_client(outputs: dict[str, Any]) -> RedisCluster:
 def access(outputs: dict[str, Any]) -> Any:
     from cli.ops import cluster as ops
 
-    return ops.Access(outputs["redisPassword"], outputs["redisCaCert"])
+    return ops.Access(outputs["redisPassword"], outputs["redisCaCert"], outputs["redisAdminUser"])
 
 
 def shards(outputs: dict[str, Any]) -> list[list[dict[str, Any]]]:
@@ -185,7 +190,8 @@ def test_clients_on_the_machine_and_on_another_host_follow_redirects(
     seed = next(n for n in deployed["redisNodes"] if n["host"] == "h1")
     script = (
         'echo "$CA" > /tmp/ca.crt; for i in $(seq 9); do'
-        " redis-cli --tls --cacert /tmp/ca.crt -c -h $SEED -p $PORT set h3:$i $i; done"
+        " redis-cli --tls --cacert /tmp/ca.crt --user infra -c -h $SEED -p $PORT set h3:$i $i;"
+        " done"
     )
     reply = (
         hosts[2]

@@ -26,7 +26,7 @@ import redis
 
 from cli.ops import cluster as rediscluster
 from components import tls
-from components.redis_config import RedisConfig
+from components.redis_config import RedisClusterExports, RedisConfig
 from providers.docker_standin import VERSION
 from stacks import addressing
 from tests.engine.conftest import RefusingProxy
@@ -58,7 +58,7 @@ class Cluster:
 
     @property
     def access(self) -> rediscluster.Access:
-        return rediscluster.Access(self.password, self.ca)
+        return rediscluster.Access.of(RedisClusterExports.read(self.values))
 
     def nodes(self) -> list[dict[str, Any]]:
         return list(self.values["redisNodes"])
@@ -90,7 +90,9 @@ def cluster(
     docker_client: docker.DockerClient,
     redis_image: str,
 ) -> Iterator[Cluster]:
-    config = redis_config(docker_client, redis_image, users=USERS, tls={"enabled": True})
+    config = redis_config(
+        docker_client, redis_image, users=USERS, tls={"enabled": True}, defaultUser="disabled"
+    )
     with deployed_stack(tmp_path_factory.mktemp("cluster"), proxy, docker_client, config) as stack:
         # No INFRA_DOCKER_PROVIDER: `infra` tries to install the official plugin (the
         # test proxy refuses the download) and only then falls back to the stand-in.
@@ -146,7 +148,7 @@ def test_auth_is_required(cluster: Cluster) -> None:
 
 def tls_node(cluster: Cluster, port: int, **options: Any) -> redis.Redis:
     """One node on its host port over TLS, verified with the stack's CA."""
-    kwargs = {**rediscluster.Access(cluster.password, cluster.ca).kwargs(), **options}
+    kwargs = {**cluster.access.kwargs(), **options}
     return redis.Redis(host="127.0.0.1", port=port, socket_timeout=5, **kwargs)
 
 
@@ -173,7 +175,8 @@ def test_redis_cli_on_the_host_connects_with_the_stacks_ca_only(
     port = str(cluster.node_ports()[0])
 
     def cli(ca: Path) -> subprocess.CompletedProcess[str]:
-        command = ["redis-cli", "--tls", "--cacert", str(ca), "-p", port, "--no-auth-warning"]
+        command = ["redis-cli", "--tls", "--cacert", str(ca), "--user", "infra", "-p", port]
+        command.append("--no-auth-warning")
         env = {**os.environ, "REDISCLI_AUTH": cluster.password}
         return subprocess.run(
             [*command, "ping"], capture_output=True, text=True, timeout=10, env=env
@@ -277,7 +280,8 @@ def test_container_on_the_stack_network_follows_redirects(
     subnet = cluster.stack.config()["infra:network"]["subnet"]
     script = (
         'echo "$CA" > /tmp/ca.crt;'
-        ' cli() { redis-cli --tls --cacert /tmp/ca.crt -c -h $SEED --no-auth-warning "$@"; };'
+        " cli() { redis-cli --tls --cacert /tmp/ca.crt --user infra -c -h $SEED"
+        ' --no-auth-warning "$@"; };'
         " for i in $(seq 1 50); do cli set app:$i v$i >/dev/null; done;"
         " for i in $(seq 1 50); do cli get app:$i; done"
     )
@@ -314,6 +318,46 @@ def test_the_cache_kit_reaches_the_tls_cluster_from_the_outputs(cluster: Cluster
             await aclient.aclose()
 
     assert asyncio.run(read()) == b"v"
+
+
+def test_the_cache_kits_invalidation_link_runs_over_tls_as_infra(cluster: Cluster) -> None:
+    """Two caches on the tier: a write through one evicts the other's L1 copy
+    (the invalidation link is a TLS connection logged in as `infra`)."""
+    from cachekit.cache import Cache
+    from cachekit.endpoint import Endpoint
+
+    endpoint = Endpoint.from_outputs(cluster.values)
+    assert endpoint.username == "infra"
+    first, second = Cache(endpoint), Cache(endpoint)
+    try:
+        assert first.linked and second.linked
+        first.set("linked", 1)
+        assert second.get("linked") == 1  # now in second's L1
+        first.set("linked", 2)
+        dockerenv.wait_for(lambda: second.get("linked") == 2, 5)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_default_user_can_do_nothing_and_infra_replicates(cluster: Cluster) -> None:
+    """`redis.defaultUser: disabled`: on every node, a connection that has not
+    logged in is refused, the stack password does not log in as `default`, and
+    `default` has no command; replicas log in to their primary as `infra`."""
+    for port in cluster.node_ports():
+        with pytest.raises(redis.AuthenticationError):
+            tls_node(cluster, port, username=None, password=None).ping()
+        with pytest.raises(redis.AuthenticationError):
+            tls_node(cluster, port, username="default").ping()
+        with tls_node(cluster, port, decode_responses=True) as node:
+            (default,) = [u for u in node.acl_list() if u.startswith("user default ")]
+            assert default.split()[2] == "off" and default.endswith(" -@all"), default
+            assert not [r for r in default.split() if r[0] in "#>~%&" or r == "nopass"]
+            assert node.config_get("masteruser") == {"masteruser": "infra"}
+            assert node.config_get("requirepass") == {"requirepass": ""}
+            role = node.info("replication")
+            if role["role"] == "slave":
+                assert role["master_link_status"] == "up"
 
 
 def test_infra_status_is_ok(cluster: Cluster) -> None:

@@ -53,8 +53,9 @@ class Deployed:
 
     @property
     def password(self) -> rs.Access:
-        """The stack password, over TLS with the stack's CA (the stack runs TLS)."""
-        return rs.Access(self.secret, self.outputs["redisCaCert"])
+        """The stack password, over TLS with the stack's CA (the stack runs TLS),
+        as infra's user (`default` is disabled)."""
+        return rs.Access(self.secret, self.outputs["redisCaCert"], self.outputs["redisAdminUser"])
 
     def output(self, name: str) -> Any:
         return self.outputs[name]
@@ -80,6 +81,7 @@ def deployed(
         failoverTimeoutMs=10000,
         tls={"enabled": True},
         users=[{"name": "cart", "keys": ["cart:*"]}],
+        defaultUser="disabled",
     )
     root = tmp_path_factory.mktemp("sentinel")
     env = {"INFRA_DOCKER_PROVIDER": "standin"}
@@ -131,6 +133,32 @@ def test_announced_addresses_are_the_fixed_ips_and_map_to_the_host(deployed: Dep
     remap = deployed.output("redisHostAddressMap")
     for node in deployed.output("redisNodes"):
         assert remap[f"{node['ip']}:6379"] == f"127.0.0.1:{node['hostPort']}"
+
+
+def test_the_default_user_can_do_nothing_on_nodes_and_sentinels(deployed: Deployed) -> None:
+    """`redis.defaultUser: disabled`: the stack password does not log in as
+    `default` on a node or a Sentinel, and `default` has no command; nodes
+    replicate and Sentinels watch the nodes and each other as `infra`."""
+    access = deployed.password
+    tls = rs.Access(None, access.ca_pem).kwargs()
+    for port in (deployed.node(0, 0)["hostPort"], deployed.sentinel_ports()[0]):
+        as_default = {**tls, "username": "default", "password": access.password}
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(
+                host="127.0.0.1", port=port, socket_timeout=2, retry=None, **as_default
+            ).ping()
+        with redis.Redis(
+            host="127.0.0.1", port=port, socket_timeout=2, decode_responses=True, **access.kwargs()
+        ) as admin:
+            (default,) = [u for u in admin.acl_list() if u.startswith("user default ")]
+            assert default.split()[2] == "off" and default.endswith(" -@all"), default
+            assert not [r for r in default.split() if r[0] in "#>~%&" or r == "nopass"]
+    replica = deployed.node(0, 1)["hostPort"]
+    with redis.Redis(
+        host="127.0.0.1", port=replica, socket_timeout=2, decode_responses=True, **access.kwargs()
+    ) as node:
+        assert node.config_get("masteruser") == {"masteruser": "infra"}
+        assert node.info("replication")["master_link_status"] == "up"
 
 
 def test_auth_is_required_on_nodes_and_sentinels(deployed: Deployed) -> None:
@@ -193,7 +221,7 @@ def test_container_on_the_stack_network_asks_sentinel(
     sentinel_ip = deployed.output("redisSentinels")[1]["ip"]
     script = (
         'set -e; echo "$CA" > /tmp/ca.crt; cli() { redis-cli --tls --cacert /tmp/ca.crt'
-        ' --no-auth-warning "$@"; };'
+        ' --user infra --no-auth-warning "$@"; };'
         " addr=$(cli -h $SENTINEL -p 26379 "
         "sentinel get-master-addr-by-name shard-2 | tr '\\n' ' ');"
         " set -- $addr; cli -h $1 -p $2 set app:key from-app >/dev/null;"

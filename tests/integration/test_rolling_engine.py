@@ -47,7 +47,9 @@ def live(
     redis_image: str,
     second_image: str,
 ) -> Iterator[LiveCluster]:
-    config = redis_config(docker_client, redis_image, tls={"enabled": True}, users=[CART])
+    config = redis_config(
+        docker_client, redis_image, tls={"enabled": True}, users=[CART], defaultUser="disabled"
+    )
     env = {"INFRA_DOCKER_PROVIDER": "standin"}
     root = tmp_path_factory.mktemp("rolling")
     with deployed_stack(root, proxy, docker_client, config, env) as stack:
@@ -133,8 +135,8 @@ def logs_in_everywhere(live: LiveCluster, password: str) -> bool:
 def test_renewal_and_rotation_start_roll_every_node_with_no_auth_failure(
     live: LiveCluster, docker_client: docker.DockerClient
 ) -> None:
-    """One `up`, two changes, under a load logged in as the application user
-    `cart` with its current password:
+    """One `infra rotate --user cart` (an `up`), two changes, under a load
+    logged in as the application user `cart` with its current password:
     - a shorter certDays moves the stack into another renewal period, exactly as
       the calendar does: every node gets a new key and certificate from the same
       CA, one node at a time, while clients that trust the CA keep working;
@@ -142,14 +144,17 @@ def test_renewal_and_rotation_start_roll_every_node_with_no_auth_failure(
       accepts both passwords, and the output publishes the new one."""
     old, before = cart_password(live), served_certificates(live)
     assert len({c.serial_number for c in before.values()}) == 6
-    rotated = [{**CART, "generation": 2, "keepPrevious": True}]
+    base = live.stack.config()["infra:redis"]
+    live.stack.set_config("redis", {**base, "tls": {"enabled": True, "certDays": 60}})
     report, most_down = live.change(
         docker_client,
         lambda: live.user_load_client("cart", old),
         "cart:",
-        tls={"enabled": True, "certDays": 60},
-        users=rotated,
+        command=("rotate", "--user", "cart"),
     )
+    assert live.stack.config()["infra:redis"]["users"] == [
+        {**CART, "generation": 2, "keepPrevious": True}
+    ]
     assert_rolled(report, most_down)
     assert auth_failures(report) == [], report.figures()
     after = served_certificates(live)
@@ -166,8 +171,9 @@ def test_renewal_and_rotation_start_roll_every_node_with_no_auth_failure(
 def test_rotation_end_retires_the_old_password_with_no_auth_failure(
     live: LiveCluster, docker_client: docker.DockerClient
 ) -> None:
-    """Clients moved to the new password; `keepPrevious: false` rolls the nodes
-    under their load; afterwards the old password is refused everywhere."""
+    """Clients moved to the new password; `infra rotate --user cart --finish`
+    (`keepPrevious: false`) rolls the nodes under their load; afterwards the old
+    password is refused everywhere."""
     users = live.stack.config()["infra:redis"]["users"]
     assert users[0]["generation"] == 2
     new = cart_password(live)
@@ -176,8 +182,9 @@ def test_rotation_end_retires_the_old_password_with_no_auth_failure(
         docker_client,
         lambda: live.user_load_client("cart", new),
         "cart:",
-        users=[{**users[0], "keepPrevious": False}],
+        command=("rotate", "--user", "cart", "--finish"),
     )
+    assert live.stack.config()["infra:redis"]["users"] == [{**users[0], "keepPrevious": False}]
     assert_rolled(report, most_down)
     assert auth_failures(report) == [], report.figures()
     assert logs_in_everywhere(live, new) and not logs_in_everywhere(live, old)
@@ -200,7 +207,14 @@ def refused_up(live: LiveCluster, **redis: Any) -> Any:
 
 def test_switching_tls_off_is_refused_before_anything_is_touched(live: LiveCluster) -> None:
     refused = refused_up(live, tls={"enabled": False})
-    assert "redis.tls.enabled: turns TLS off on a cluster deployed with TLS on" in refused.err
+    assert "redis.tls.enabled: turns TLS off on a tier deployed with TLS on" in refused.err
+
+
+def test_enabling_the_default_user_again_is_refused_before_anything_is_touched(
+    live: LiveCluster,
+) -> None:
+    refused = refused_up(live, defaultUser="admin")
+    assert "redis.defaultUser: admin on a tier deployed with disabled" in refused.err
 
 
 def shape(live: LiveCluster) -> list[int]:

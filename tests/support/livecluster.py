@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import docker
@@ -34,7 +34,9 @@ class LiveCluster:
         self.remap = values["redisHostAddressMap"]
         self.password = str(values["redisPassword"])
         # redis.tls: the stack's CA verifies every node (None: plaintext).
-        self.access = rediscluster.Access(self.password, values.get("redisCaCert"))
+        self.access = rediscluster.Access(
+            self.password, values.get("redisCaCert"), values.get("redisAdminUser")
+        )
         self.seed = values["redisNodes"][0]
 
     def client(self) -> Any:
@@ -66,19 +68,21 @@ class LiveCluster:
         docker_client: docker.DockerClient,
         load_client: Callable[[], Any] | None = None,
         prefix: str = "load",
+        command: Sequence[str] = ("up",),
         **redis: Any,
     ) -> tuple[LoadReport, int]:
-        """Apply `redis` settings with `infra up` under load (by `load_client`,
-        default the `default` user's; keys under `prefix`): (load report, most
-        nodes down at once)."""
-        self.stack.set_config("redis", {**self.stack.config()["infra:redis"], **redis})
+        """Apply `redis` settings with `infra up` (or `command`, e.g. `rotate
+        --user U`) under load (by `load_client`, default the stack password's;
+        keys under `prefix`): (load report, most nodes down at once)."""
+        if redis:
+            self.stack.set_config("redis", {**self.stack.config()["infra:redis"], **redis})
         downtime = Downtime(docker_client, self.stack.name, NODE_ROLE)
         load = WriteLoad(load_client or self.load_client, prefix=f"{prefix}{time.monotonic_ns()}")
         try:
             with load:
                 time.sleep(1.0)  # a baseline before the change
                 started = time.monotonic()
-                self.stack.ok("up", self.stack.name, "--yes")
+                self.stack.ok(command[0], self.stack.name, *command[1:], "--yes")
                 self.last_up_s = time.monotonic() - started
                 time.sleep(1.0)
         finally:

@@ -132,20 +132,49 @@ def test_turning_tls_on_or_off_on_a_deployed_cluster_is_refused_before_the_engin
     with_tls = {**plaintext, "redisCaCert": "-----BEGIN CERTIFICATE-----"}
     on = RedisConfig.model_validate({"tls": {"enabled": True}})
     with pytest.raises(InvalidInput) as switched_on:
-        rp.refuse_tls_switch(on, lambda: plaintext)
+        rp.refuse_unrollable_switch(on, lambda: plaintext)
     assert switched_on.value.message.startswith("redis.tls.enabled: turns TLS on")
     assert (
         "`infra backup`, `infra down`, `infra up`, `infra restore`"
         in (switched_on.value.details[0])
     )
     with pytest.raises(InvalidInput, match="turns TLS off"):
-        rp.refuse_tls_switch(RedisConfig(), lambda: with_tls)
-    rp.refuse_tls_switch(on, lambda: with_tls)
-    rp.refuse_tls_switch(RedisConfig(), lambda: plaintext)
+        rp.refuse_unrollable_switch(RedisConfig(), lambda: with_tls)
+    rp.refuse_unrollable_switch(on, lambda: with_tls)
+    rp.refuse_unrollable_switch(RedisConfig(), lambda: plaintext)
+
+
+def test_a_sentinel_tier_is_refused_the_same_switches() -> None:
+    deployed = {"redisMode": "sentinel", "redisPassword": "x"}
+    sentinel = {"mode": "sentinel"}
+    with pytest.raises(InvalidInput, match="turns TLS on"):
+        rp.refuse_unrollable_switch(
+            RedisConfig.model_validate({**sentinel, "tls": {"enabled": True}}), lambda: deployed
+        )
+    with pytest.raises(InvalidInput, match=r"redis\.defaultUser: disabled on a tier deployed"):
+        rp.refuse_unrollable_switch(
+            RedisConfig.model_validate({**sentinel, "defaultUser": "disabled"}), lambda: deployed
+        )
+
+
+def test_disabling_the_default_user_on_a_deployed_tier_is_refused_and_keeping_it_is_not() -> None:
+    legacy = deployed_over(PLACED)  # deployed before redisAdminUser existed
+    disabled = RedisConfig.model_validate({"defaultUser": "disabled"})
+    with pytest.raises(InvalidInput) as refused:
+        rp.refuse_unrollable_switch(disabled, lambda: legacy)
+    assert refused.value.details == [
+        "keep redis.defaultUser: admin, or move the data: `infra backup`, `infra down`, "
+        "`infra up`, `infra restore` (clients then connect with the new settings)"
+    ]
+    with_admin = {**legacy, "redisAdminUser": "infra"}
+    rp.refuse_unrollable_switch(disabled, lambda: with_admin)
+    with pytest.raises(InvalidInput, match=r"redis\.defaultUser: admin on a tier deployed with"):
+        rp.refuse_unrollable_switch(RedisConfig(), lambda: with_admin)
 
 
 def test_tls_on_a_stack_not_deployed_yet_is_left_to_the_engine() -> None:
     def nothing() -> dict[str, Any]:
         raise NothingDeployed("nothing is deployed")
 
-    rp.refuse_tls_switch(RedisConfig.model_validate({"tls": {"enabled": True}}), nothing)
+    config = RedisConfig.model_validate({"tls": {"enabled": True}, "defaultUser": "disabled"})
+    rp.refuse_unrollable_switch(config, nothing)

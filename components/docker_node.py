@@ -190,6 +190,7 @@ def redis_base_conf(
     user_lines: Sequence[str] = (),
     tls_lines: Sequence[str] = (),
     admin_user: str | None = None,
+    accepted: Sequence[str] = (),
 ) -> list[str]:
     """The lines of every Redis data node's `redis.conf`, in either mode, with
     the mode's own lines after `dir`: reachable on the stack network (protected
@@ -198,12 +199,17 @@ def redis_base_conf(
     is part of the uploaded file, whose change replaces the container: keep it.
     With `tls_lines`, the plaintext port is off and `port` is the TLS port.
     With `admin_user` (`redis.defaultUser: disabled`), `admin_lines` replace
-    `requirepass`, and replicas log in to their primary as that user."""
+    `requirepass` (the user accepts `accepted`, default `password`), and
+    replicas log in to their primary as that user with `password`."""
     ports = ["port 0", f"tls-port {port}", *tls_lines] if tls_lines else [f"port {port}"]
     if admin_user is None:
         auth = [f"requirepass {password}", f"masterauth {password}"]
     else:
-        auth = [f"masteruser {admin_user}", f"masterauth {password}", *admin_lines(password)]
+        auth = [
+            f"masteruser {admin_user}",
+            f"masterauth {password}",
+            *admin_lines(accepted or [password]),
+        ]
     return [
         *ports,
         "bind 0.0.0.0",

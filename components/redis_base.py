@@ -72,6 +72,9 @@ class RedisTier(InfraComponent):
         super().__init__(self.type_token, name, None, opts)
         self.config, self.site = config, site
         secret = pulumi.Output.secret(password)
+        # What infra logs in with: the stack password, or infra's own user's
+        # current one while `redis.admin` rotates (RedisConfig.admin_login).
+        self.login: pulumi.Output[str] = secret.apply(lambda pw: config.admin_login(pw)[0])
         self.authority = self._authority(secret, tls_ca_key)
         self.build(name, dn.Images(name, config.image, site, self), secret)
 
@@ -101,10 +104,12 @@ class RedisTier(InfraComponent):
             return None
         return pulumi.Output.unsecret(self.authority.apply(lambda ca: ca.pem))
 
-    def _with_ca(self, members: ho.RedisNodes) -> None:
-        """The program's own clients (rolling, scaling) verify nodes with the CA,
-        and log in as infra's user when `default` is disabled."""
+    def _with_access(self, members: ho.RedisNodes) -> None:
+        """How the program's own clients (rolling, scaling) log in: infra's
+        user when `default` is disabled, with its current password, and the CA
+        they verify nodes with."""
         members.username = self.config.admin_user
+        self.login.apply(members.secret.append)
         ca = self.ca_pem()
         if ca is not None:
             ca.apply(members.ca_pem.append)

@@ -110,16 +110,18 @@ def node_conf(config: RedisConfig, node: dn.Node, password: str) -> str:
         # every replicas change replace (roll) every node.
         "repl-diskless-sync-delay 0",
     ]
+    active, accepted = config.admin_login(password)
     lines = dn.redis_base_conf(
         node.port,
         config.memory_mb,
         config.maxmemory_policy,
         config.appendfsync,
-        password,
+        active,
         mode_lines=cluster_lines,
         user_lines=[acl_line(user, password) for user in config.users],
         tls_lines=tls_lines(cluster=True) if config.tls.enabled else (),
         admin_user=config.admin_user,
+        accepted=accepted,
     )
     return "\n".join([*lines, ""])
 
@@ -192,8 +194,7 @@ class RedisCluster(RedisTier):
             endpoints={resource[n.name]: dn.host_endpoint(n, self.site.host_bind) for n in nodes},
             announced={n.address: resource[n.name] for n in nodes},
         )
-        password.apply(members.secret.append)
-        self._with_ca(members)
+        self._with_access(members)
         roller = Roller(
             name,
             hand_over=lambda node: ho.cluster_hand_over(members, node),
@@ -289,7 +290,7 @@ class RedisCluster(RedisTier):
                     executable=True,
                 ),
                 docker.ContainerUploadArgs(
-                    file=PASSWORD_PATH, content=password, permissions="0600"
+                    file=PASSWORD_PATH, content=self.login, permissions="0600"
                 ),
                 *self._ca_upload(),
             ],
@@ -336,8 +337,7 @@ class RedisCluster(RedisTier):
             announced={},
             timeout_s=scaling.SCALE_TIMEOUT_S,
         )
-        password.apply(by_addr.secret.append)
-        self._with_ca(by_addr)
+        self._with_access(by_addr)
         kept = [node.address for node in nodes]
         shards, replicas = self.config.shards, self.config.replicas
 
@@ -365,11 +365,12 @@ class RedisCluster(RedisTier):
             else dn.host_address_map(nodes, self.site.host_bind)
         )
         self.host_address_map = pulumi.Output.from_input(remap)
-        self.password = password
+        self.password = self.login
         # The URL depends on the init container: it is only useful once formed.
         scheme = "rediss" if self.tls_enabled else "redis"
-        self.url = pulumi.Output.all(password, init.id).apply(
-            lambda v: f"{scheme}://:{v[0]}@{seed}"
+        user = self.config.admin_user or ""
+        self.url = pulumi.Output.all(self.login, init.id).apply(
+            lambda v: f"{scheme}://{user}:{v[0]}@{seed}"
         )
         users = self.config.users
         self.users = pulumi.Output.all(password, init.id).apply(

@@ -9,13 +9,15 @@ from pydantic import Field, field_validator, model_validator
 from components.config_base import (
     ComponentConfig,
     Exports,
+    Model,
     NodeOutput,
     check_image,
+    field_error,
     port_problems,
     problems_error,
 )
 from components.placement import PlacementConfig
-from components.redis_users import ADMIN_USER, RedisUser, check_users
+from components.redis_users import ADMIN_USER, AdminStep, RedisUser, admin_login, check_users
 from components.tls import TlsConfig
 
 MAX_REDIS_NODES = 80  # the address plan reserves .10-.89 of the subnet for Redis nodes
@@ -51,6 +53,26 @@ MaxmemoryPolicy = Literal[
     "volatile-random",
     "volatile-ttl",
 ]
+
+
+class AdminConfig(Model):
+    """infra's own user's password (`redis.admin`, with `defaultUser: disabled`):
+    `generation` 1 is the stack password; a rotation raises it and walks
+    `rotation` through accept, switch and done, one rolling `up` each (`infra
+    rotate STACK --admin` does all three)."""
+
+    generation: int = Field(default=1, ge=1, le=10_000)
+    rotation: AdminStep = "done"
+
+    @model_validator(mode="after")
+    def _previous(self) -> AdminConfig:
+        if self.generation == 1 and self.rotation != "done":
+            raise field_error(
+                "rotation",
+                "generation 1 has no password before it: raise generation to rotate "
+                "(`infra rotate STACK --admin`)",
+            )
+        return self
 
 
 class RedisConfig(ComponentConfig):
@@ -102,6 +124,9 @@ class RedisConfig(ComponentConfig):
     # (components/redis_users.py admin_lines). Switching it on a deployed tier
     # is refused: old and new nodes could not replicate from each other.
     default_user: Literal["admin", "disabled"] = "admin"
+    # Rotation of infra's own password (defaultUser: disabled): `infra rotate
+    # STACK --admin` (components/redis_users.py admin_login).
+    admin: AdminConfig = AdminConfig()
 
     @field_validator("image")
     @classmethod
@@ -112,6 +137,13 @@ class RedisConfig(ComponentConfig):
     def admin_user(self) -> str | None:
         """The user infra logs in as: None for Redis' `default` user."""
         return ADMIN_USER if self.default_user == "disabled" else None
+
+    def admin_login(self, stack_password: str) -> tuple[str, list[str]]:
+        """(the password infra uses, the passwords the nodes accept for it):
+        the stack password itself unless `admin` rotates (admin_login)."""
+        if self.admin_user is None:
+            return stack_password, [stack_password]
+        return admin_login(stack_password, self.admin.generation, self.admin.rotation)
 
     @property
     def node_count(self) -> int:
@@ -152,6 +184,14 @@ class RedisConfig(ComponentConfig):
     @model_validator(mode="after")
     def _topology(self) -> RedisConfig:
         problems = self._mode_keys() + check_users(self.users)
+        if self.admin != AdminConfig() and self.admin_user is None:
+            problems.append(
+                (
+                    "admin",
+                    "rotates infra's own user, which only defaultUser: disabled has (the "
+                    "`default` user's requirepass holds one password): remove admin",
+                )
+            )
         if self.mode == "cluster":
             problems += self._cluster_problems()
         else:

@@ -171,15 +171,17 @@ def node_conf(layout: Layout, g: int, k: int, password: str) -> str:
     script keeps the `replicaof` line Sentinel last wrote (CONFIG REWRITE).
     """
     config, node, primary = layout.config, layout.node(g, k), layout.node(g, 0)
+    active, accepted = config.admin_login(password)
     lines = dn.redis_base_conf(
         node.port,
         config.memory_mb,
         config.maxmemory_policy,
         config.appendfsync,
-        password,
+        active,
         user_lines=[acl_line(user, password) for user in config.users],
         tls_lines=tls_lines(cluster=False) if config.tls.enabled else (),
         admin_user=config.admin_user,
+        accepted=accepted,
     )
     lines += [
         f"replica-announce-ip {node.ip}",
@@ -192,14 +194,15 @@ def node_conf(layout: Layout, g: int, k: int, password: str) -> str:
     return "\n".join([*lines, ""])
 
 
-def sentinel_auth(admin_user: str | None, password: str) -> list[str]:
+def sentinel_auth(admin_user: str | None, password: str, accepted: list[str]) -> list[str]:
     """How a Sentinel is logged in to, and logs in to its peers: the `default`
     user's `requirepass`, or (`defaultUser: disabled`) infra's user on every
-    Sentinel (`admin_lines`), which its peers use too (`sentinel-user`)."""
+    Sentinel (`admin_lines`: `accepted`), which its peers use too
+    (`sentinel-user`, with `password`, the current one)."""
     if admin_user is None:
         return [f"requirepass {password}", f"sentinel sentinel-pass {password}"]
     return [
-        *admin_lines(password),
+        *admin_lines(accepted),
         f"sentinel sentinel-user {admin_user}",
         f"sentinel sentinel-pass {password}",
     ]
@@ -221,6 +224,7 @@ def sentinel_conf(layout: Layout, j: int, password: str) -> str:
         ports = ["port 0", f"tls-port {sentinel.port}", *tls_lines(cluster=False)]
     else:
         ports = [f"port {sentinel.port}"]
+    active, accepted = config.admin_login(password)
     lines = [
         *ports,
         "bind 0.0.0.0",
@@ -230,7 +234,7 @@ def sentinel_conf(layout: Layout, j: int, password: str) -> str:
         f"sentinel announce-port {sentinel.port}",
         "sentinel resolve-hostnames no",
         "sentinel announce-hostnames no",
-        *sentinel_auth(config.admin_user, password),
+        *sentinel_auth(config.admin_user, active, accepted),
         *[sentinel_acl_line(user, password) for user in config.users],
     ]
     admin = config.admin_user
@@ -239,7 +243,7 @@ def sentinel_conf(layout: Layout, j: int, password: str) -> str:
         lines += [
             f"sentinel monitor {name} {primary.ip} {primary.port} {config.sentinel_quorum}",
             *([] if admin is None else [f"sentinel auth-user {name} {admin}"]),
-            f"sentinel auth-pass {name} {password}",
+            f"sentinel auth-pass {name} {active}",
             f"sentinel down-after-milliseconds {name} {config.down_after_ms}",
             f"sentinel failover-timeout {name} {config.failover_timeout_ms}",
             f"sentinel parallel-syncs {name} {config.parallel_syncs}",
@@ -367,8 +371,7 @@ class RedisSentinel(RedisTier):
             endpoints={r: dn.host_endpoint(n, bind) for r, n in nodes.items()},
             announced={n.address: r for r, n in nodes.items()},
         )
-        password.apply(data.secret.append)
-        self._with_ca(data)
+        self._with_access(data)
         return sh.SentinelTier(
             nodes=data,
             sentinels=ho.RedisNodes(
@@ -514,7 +517,7 @@ class RedisSentinel(RedisTier):
             [master_set(g) for g in range(layout.config.shards)]
         )
         self.host_address_map = pulumi.Output.from_input(self._address_map())
-        self.password = password
+        self.password = self.login
         self.ca_cert = self.ca_pem()
         self.admin_user = self.config.admin_user
         # Lettuce's form: redis-sentinel://user:password@s1:port,s2:port,... (rediss- with TLS)

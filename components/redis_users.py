@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -213,13 +214,43 @@ def _hashes(user: RedisUser, stack_password: str) -> str:
 DEFAULT_OFF = "user default off resetpass resetkeys resetchannels -@all"
 
 
-def admin_lines(stack_password: str) -> list[str]:
+def admin_lines(accepted: Sequence[str]) -> list[str]:
     """`redis.defaultUser: disabled`: `default` reduced to nothing, and infra's
     own user (status, hand-overs, scaling, backup, the exporter, replication and
-    Sentinel) with every right, logging in with the stack password. The same
-    lines on data nodes and Sentinels."""
-    digest = hashlib.sha256(stack_password.encode()).hexdigest()
-    return [DEFAULT_OFF, f"user {ADMIN_USER} on #{digest} allkeys allchannels +@all"]
+    Sentinel) with every right, logging in with any of the `accepted` passwords
+    (two while `redis.admin` rotates). The same lines on data nodes and
+    Sentinels."""
+    hashes = " ".join(f"#{hashlib.sha256(p.encode()).hexdigest()}" for p in accepted)
+    return [DEFAULT_OFF, f"user {ADMIN_USER} on {hashes} allkeys allchannels +@all"]
+
+
+def admin_password(stack_password: str, generation: int) -> str:
+    """infra's own password of `generation`: the stack password itself at 1
+    (what a stack had before rotation), then HMAC-SHA256 of it like a user's."""
+    if generation == 1:
+        return stack_password
+    label = f"infra redis admin #{generation}"
+    digest = hmac.new(stack_password.encode(), label.encode(), "sha256")
+    return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+
+
+AdminStep = Literal["done", "accept", "switch"]
+
+
+def admin_login(stack_password: str, generation: int, step: AdminStep) -> tuple[str, list[str]]:
+    """(the password infra logs in and replicates with, the passwords every
+    node accepts) at one step of a rotation of infra's own password
+    (`redis.admin`). Three `up`s, each rolling every node and Sentinel, so that
+    at no time does a node log in to another that would refuse it:
+    - accept: every node accepts the new and the old password; all still use
+      the old (a new node must reach old ones, which know only the old);
+    - switch: every node now uses the new one (accepted everywhere);
+    - done: the old one is forgotten (no node uses it any more)."""
+    new = admin_password(stack_password, generation)
+    if step == "done":
+        return new, [new]
+    old = admin_password(stack_password, generation - 1)
+    return (old if step == "accept" else new), [new, old]
 
 
 def acl_line(user: RedisUser, stack_password: str) -> str:

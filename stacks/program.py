@@ -125,8 +125,10 @@ class Wiring:
     hosts: dict[str, HostSite] = field(default_factory=dict)
     # The Redis Cluster's CA (redis.tls): monitoring's exporter verifies it.
     redis_ca: pulumi.Output[str] | None = None
-    # Who the exporter logs in as (redis.defaultUser: disabled); None: `default`.
+    # Who the exporter logs in as (redis.defaultUser: disabled); None: `default`,
+    # and with which password (infra's current one: redis.admin rotates it).
     redis_user: str | None = None
+    redis_login: pulumi.Output[str] | None = None
 
     def site(self, component: str) -> Site:
         """Across hosts, what a component publishes itself (monitoring's ports)
@@ -180,6 +182,7 @@ def build_redis_cluster(name: str, config: RedisConfig, wiring: Wiring) -> Redis
         name, config, wiring.site(name), wiring.secret("redisPassword"), wiring.opts(), ca_key
     )
     wiring.redis_ca, wiring.redis_user = cluster.ca_cert, config.admin_user
+    wiring.redis_login = cluster.login
     return cluster
 
 
@@ -189,6 +192,7 @@ def build_redis_sentinel(name: str, config: RedisConfig, wiring: Wiring) -> Redi
         name, config, wiring.site(name), wiring.secret("redisPassword"), wiring.opts(), ca_key
     )
     wiring.redis_ca, wiring.redis_user = tier.ca_cert, config.admin_user
+    wiring.redis_login = tier.login
     return tier
 
 
@@ -226,7 +230,9 @@ def build_edge(name: str, config: EdgeConfig, wiring: Wiring) -> CloudflareEdge:
 def build_monitoring(name: str, config: MonitoringConfig, wiring: Wiring) -> Monitoring:
     """Built last (`collects_targets`): it scrapes what every other component runs."""
     redis = any(t.exporter == "redis" for t in wiring.targets)
-    password = wiring.secret("redisPassword") if redis else None
+    # A component of its own with Redis targets (no redis tier): the secret.
+    login = wiring.redis_login or (wiring.secret("redisPassword") if redis else None)
+    password = login if redis else None
     return Monitoring(
         name,
         config,

@@ -43,7 +43,7 @@ def ready_to_up(deployer: Deployer, yes: bool, action: str = "up") -> bool:
     stack = deployer.stack_name
     if not yes and not app.interactive():
         confirm_or_refuse(action, stack, yes)  # refuses (needs --yes) before any engine call
-    refuse_unsafe_scale(deployer)
+    refuse_unrollable(deployer)
     if not yes and app.interactive():
         with Progress(err, f"preview {stack}", state.verbose, state.quiet) as progress:
             plan = deployer.preview(progress).plan()
@@ -115,25 +115,29 @@ def refresh(stack: StackArg) -> None:
     info(progress.summary_line(op_counts(result.summary.resource_changes)))
 
 
-def refuse_unsafe_scale(deployer: Any) -> None:
-    """A Redis Cluster scale that cannot be done safely is refused before the
-    engine starts (exit 2): cli/engine/rollout_plan.py."""
+def refuse_unrollable(deployer: Any) -> None:
+    """What no rolling `up` can do is refused before the engine starts (exit 2,
+    cli/engine/rollout_plan.py): a Redis Cluster scale that cannot be done
+    safely, a node moved across hosts, switching TLS (Redis or Mongo) or Redis'
+    `defaultUser` on a deployed tier."""
+    from cli.engine import rollout_plan as plan
+    from components.mongo_config import MongoConfig
     from components.redis_config import RedisConfig
-
-    if "redis" not in deployer.config.enabled_components():
-        return
-    redis = deployer.config.typed("redis", RedisConfig)
-    from cli.engine.rollout_plan import refuse_host_moves, refuse_unrollable_switch
-    from cli.engine.rollout_plan import refuse_unsafe_scale as refuse
 
     @functools.cache
     def outputs() -> dict[str, Any]:
         return {item.name: item.value for item in deployer.outputs()}
 
-    refuse_unrollable_switch(redis, outputs)
+    components = deployer.config.enabled_components()
+    if "mongo" in components:
+        plan.refuse_mongo_tls_switch(deployer.config.typed("mongo", MongoConfig), outputs)
+    if "redis" not in components:
+        return
+    redis = deployer.config.typed("redis", RedisConfig)
+    plan.refuse_unrollable_switch(redis, outputs)
     if redis.mode != "cluster":
         return
     if deployer.config.hosts:
-        refuse_host_moves(redis, deployer.config.host_names(), outputs)
+        plan.refuse_host_moves(redis, deployer.config.host_names(), outputs)
         return
-    refuse(redis, deployer.config.network.subnet, outputs)
+    plan.refuse_unsafe_scale(redis, deployer.config.network.subnet, outputs)

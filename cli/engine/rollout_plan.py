@@ -18,6 +18,7 @@ import redis
 from cli.errors import InfraError, InvalidInput
 from cli.ops import cluster as ops
 from components import redis_scaling as scaling
+from components.mongo_config import MongoConfig
 from components.redis_config import RedisClusterExports, RedisConfig
 from stacks import addressing
 
@@ -266,6 +267,32 @@ def refuse_unrollable_switch(config: RedisConfig, outputs: Callable[[], Mapping[
             "every client that logs in with the stack password must switch too",
             [f"keep redis.defaultUser: {had_user}, or move the data: {MOVE_THE_DATA}"],
         )
+
+
+def refuse_mongo_tls_switch(config: MongoConfig, outputs: Callable[[], Mapping[str, Any]]) -> None:
+    """Turning `mongo.tls` on or off on a deployed replica set is refused before
+    the engine (exit 2): a `requireTLS` member and a plaintext one cannot
+    replicate, so no member-by-member roll can switch it, and every client must
+    switch too (`tls=true` and the `mongoCaCert`)."""
+    try:
+        deployed = outputs()
+    except InfraError:
+        return  # not deployed yet
+    if "mongoUrl" not in deployed:
+        return  # no replica set deployed
+    had_tls = deployed.get("mongoCaCert") is not None
+    if had_tls == config.tls.enabled:
+        return
+    now, then = ("on", "off") if config.tls.enabled else ("off", "on")
+    raise InvalidInput(
+        f"mongo.tls.enabled: turns TLS {now} on a replica set deployed with TLS {then}; "
+        "its members cannot be switched one at a time (a TLS-only member and a "
+        "plaintext one do not replicate), and every client must switch too",
+        [
+            f"keep mongo.tls.enabled: {str(not config.tls.enabled).lower()}, or move the "
+            "data: mongodump, `infra down`, `infra up`, mongorestore",
+        ],
+    )
 
 
 def refuse_host_moves(

@@ -5,13 +5,20 @@ mocks; the real nodes are in tests/integration)."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 from pydantic import ValidationError
 
 from components import redis_sentinel
 from components.redis_cluster import CONF_PATH
-from components.redis_users import ADMIN_USER, DEFAULT_OFF, RedisUser
+from components.redis_users import (
+    ADMIN_USER,
+    DEFAULT_OFF,
+    RedisUser,
+    admin_login,
+    admin_password,
+)
 from tests.support.capture import Capture, Resource, run_program
 
 PASSWORD = "test-password-0123456789"
@@ -123,3 +130,66 @@ def test_default_user_takes_only_the_two_values() -> None:
 
     with pytest.raises(ValidationError, match="'admin' or 'disabled'"):
         RedisConfig.model_validate({"defaultUser": "off"})
+
+
+def digest(password: str) -> str:
+    return f"#{hashlib.sha256(password.encode()).hexdigest()}"
+
+
+def test_infras_password_walks_accept_switch_done() -> None:
+    """Each step is one rolling `up`: no node ever logs in to one that would
+    refuse it (README, "Security model")."""
+    old, new = admin_password(PASSWORD, 1), admin_password(PASSWORD, 2)
+    assert old == PASSWORD and new not in (PASSWORD, admin_password(PASSWORD, 3))
+    assert admin_login(PASSWORD, 2, "accept") == (old, [new, old])
+    assert admin_login(PASSWORD, 2, "switch") == (new, [new, old])
+    assert admin_login(PASSWORD, 2, "done") == (new, [new])
+
+
+@pytest.mark.parametrize("mode", ["cluster", "sentinel"])
+def test_during_accept_nodes_accept_both_and_still_use_the_old_one(mode: str) -> None:
+    redis = {**DISABLED, "mode": mode, "admin": {"generation": 2, "rotation": "accept"}}
+    capture = run_program("unit", {"redis": redis}, {"redisPassword": PASSWORD})
+    new = admin_password(PASSWORD, 2)
+    node, path = (
+        ("redis-node-0", CONF_PATH)
+        if mode == "cluster"
+        else ("redis-node-0-0", redis_sentinel.NODE_TEMPLATE)
+    )
+    lines = uploaded(capture.named(node), path).splitlines()
+    assert f"user infra on {digest(new)} {digest(PASSWORD)} allkeys allchannels +@all" in lines
+    assert f"masterauth {PASSWORD}" in lines
+    assert capture.outputs["redisPassword"] == (PASSWORD, True)
+    if mode == "sentinel":
+        conf = uploaded(capture.named("redis-sentinel-0"), redis_sentinel.SENTINEL_TEMPLATE)
+        assert f"sentinel sentinel-pass {PASSWORD}" in conf.splitlines()
+        assert f"sentinel auth-pass shard-0 {PASSWORD}" in conf.splitlines()
+
+
+def test_after_switch_everything_uses_the_new_one(cluster: Capture) -> None:
+    redis = {**DISABLED, "admin": {"generation": 2, "rotation": "switch"}}
+    monitoring = {"enabled": True, "image": "infra-local/monitoring:debian"}
+    capture = run_program(
+        "unit", {"redis": redis, "monitoring": monitoring}, {"redisPassword": PASSWORD}
+    )
+    new = admin_password(PASSWORD, 2)
+    lines = uploaded(capture.named("redis-node-3"), CONF_PATH).splitlines()
+    assert f"masterauth {new}" in lines
+    assert f"user infra on {digest(new)} {digest(PASSWORD)} allkeys allchannels +@all" in lines
+    assert uploaded(capture.named("redis-init"), "/run/secrets/redis-password") == new
+    exporter = capture.named("monitoring-exporter").spec["uploads"][0]["content"]
+    assert set(json.loads(exporter).values()) == {new}
+    assert capture.outputs["redisPassword"] == (new, True)
+    assert capture.outputs["redisUrl"][0].startswith(f"redis://infra:{new}@")
+    # The users' passwords derive from the stack password, not infra's.
+    cart = capture.outputs["redisUsers"][0]["cart"]["password"]
+    assert cart == cluster.outputs["redisUsers"][0]["cart"]["password"]
+
+
+def test_a_rotation_of_infras_password_is_checked() -> None:
+    from components.redis_config import RedisConfig
+
+    with pytest.raises(ValidationError, match="generation 1 has no password before it"):
+        RedisConfig.model_validate({**DISABLED, "admin": {"rotation": "accept"}})
+    with pytest.raises(ValidationError, match="only defaultUser: disabled has"):
+        RedisConfig.model_validate({"admin": {"generation": 2}})

@@ -9,6 +9,11 @@ tags are spread over every group and every primary's hand-over shows in the
 longest gap. Rolling (the default) must keep one data node and one Sentinel
 down at a time, lose no acknowledged write, and keep every group writable
 within less than an automatic failover (`downAfterMs`).
+
+The stack runs plaintext with `defaultUser: disabled`: infra logs in, replicas
+replicate and Sentinels watch as the user `infra`, and the load is the
+application user `cart`, which is how rotating infra's own password (three
+rolling `up`s, `infra rotate --admin`) is proven not to disturb applications.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 import docker
 import pytest
+import redis
 
 from cli.ops import sentinel as rs
 from components.redis_config import RedisConfig, RedisSentinelExports
@@ -37,7 +43,7 @@ class ShardedWrites:
     """`set`/`get`/`close` of one client per master set, routed by the key's
     hash tag (`load:{7}:n` goes to shard-1: 7 mod 3), as WriteLoad expects."""
 
-    def __init__(self, outputs: dict[str, Any], password: str) -> None:
+    def __init__(self, outputs: dict[str, Any], password: rs.Access) -> None:
         self.sentinel = rs.host_sentinel(outputs, password)
         sets = RedisSentinelExports.read(outputs).redis_master_sets
         self.clients = [self.sentinel.master_for(name) for name in sets]
@@ -52,6 +58,15 @@ class ShardedWrites:
     def get(self, key: str) -> Any:
         return self.route(key).get(key)
 
+    def get_many(self, keys: list[str]) -> list[Any]:
+        """One MGET per master set, the values back in the keys' order."""
+        found: dict[str, Any] = {}
+        for client in self.clients:
+            mine = [k for k in keys if self.route(k) is client]
+            if mine:
+                found.update(zip(mine, client.mget(mine), strict=True))
+        return [found[k] for k in keys]
+
     def close(self) -> None:
         for client in [*self.clients, *self.sentinel.sentinels]:
             client.close()
@@ -61,28 +76,39 @@ class LiveSentinel:
     def __init__(self, stack: TierStack) -> None:
         self.stack = stack
         self.outputs = stack.outputs()
-        self.password = str(self.outputs["redisPassword"])
+
+    @property
+    def password(self) -> rs.Access:
+        """infra's login (the `redisAdminUser` output and its password)."""
+        return rs.Access.of(RedisSentinelExports.read(self.outputs))
 
     def client(self) -> ShardedWrites:
-        return ShardedWrites(self.outputs, self.password)
+        """The load: the application user `cart`."""
+        cart = self.outputs["redisUsers"]["cart"]
+        return ShardedWrites(self.outputs, rs.Access(cart["password"], None, "cart"))
 
     def change(
-        self, docker_client: docker.DockerClient, **redis: Any
+        self,
+        docker_client: docker.DockerClient,
+        command: tuple[str, ...] = ("up",),
+        **redis: Any,
     ) -> tuple[LoadReport, int, int]:
-        """Apply `redis` settings with `infra up` under load: (load report, most
-        data nodes down at once, most Sentinels down at once)."""
-        self.stack.set_config("redis", {**self.stack.config()["infra:redis"], **redis})
+        """Apply `redis` settings with `infra up` (or `command`) under load:
+        (load report, most data nodes down at once, most Sentinels down at once)."""
+        if redis:
+            self.stack.set_config("redis", {**self.stack.config()["infra:redis"], **redis})
         nodes = Downtime(docker_client, self.stack.name, NODE_ROLE)
         sentinels = Downtime(docker_client, self.stack.name, SENTINEL_ROLE)
         load = WriteLoad(self.client, prefix=f"load{time.monotonic_ns()}")
         try:
             with load:
                 time.sleep(1.0)  # a baseline before the change
-                self.stack.ok("up", self.stack.name, "--yes")
+                self.stack.ok(command[0], self.stack.name, *command[1:], "--yes")
                 time.sleep(1.0)
         finally:
             nodes.close()
             sentinels.close()
+        self.outputs = self.stack.outputs()
         self.wait_settled()
         reader = self.client()
         try:
@@ -107,7 +133,9 @@ def live(
     redis_image: str,
     second_image: str,
 ) -> Iterator[LiveSentinel]:
-    config = sentinel_config(docker_client, redis_image)
+    config = sentinel_config(
+        docker_client, redis_image, defaultUser="disabled", users=[{"name": "cart"}]
+    )
     env = {"INFRA_DOCKER_PROVIDER": "standin"}
     root = tmp_path_factory.mktemp("rolling-sentinel")
     with deployed_stack(root, proxy, docker_client, config, env) as stack:
@@ -117,18 +145,35 @@ def live(
         yield live
 
 
-def test_an_image_change_rolls_every_node_and_sentinel_without_losing_a_write(
+def test_an_image_change_and_infras_password_rotation_roll_without_losing_a_write(
     live: LiveSentinel, docker_client: docker.DockerClient, second_image: str
 ) -> None:
-    report, nodes_down, sentinels_down = live.change(docker_client, image=second_image)
+    """A new image in the stack file, then `infra rotate --admin`: its first `up`
+    also brings the image; the three `up`s (accept, switch, done) each replace
+    every data node and Sentinel, one at a time, under the `cart` load."""
+    old = live.password
+    live.stack.set_config("redis", {**live.stack.config()["infra:redis"], "image": second_image})
+    report, nodes_down, sentinels_down = live.change(docker_client, ("rotate", "--admin"))
+    print("rotate --admin under load:", report.figures())  # shown with -s
     assert nodes_down == 1, "more than one data node was down at the same time"
     assert sentinels_down == 1, "more than one Sentinel was down at the same time"
     assert report.lost == 0 and report.wrong_reads == 0, report.figures()
+    auth = [e for e in report.errors if "WRONGPASS" in e or "uthentication" in e]
+    assert auth == [], report.figures()  # cart never saw an auth failure
     assert report.writes_acked > 500, report.figures()
     # Every group took writes again sooner than an automatic failover could
     # have happened: each primary was handed over before it went.
     assert report.longest_gap_s < RedisConfig().down_after_ms / 1000, report.figures()
     assert live.images(docker_client) == {docker_client.images.get(second_image).id}
+    assert live.stack.config()["infra:redis"]["admin"] == {"generation": 2, "rotation": "done"}
+    new = live.password
+    assert new.username == "infra" and new.password != old.password
+    ports = [n["hostPort"] for n in live.outputs["redisNodes"]]
+    ports += [s["hostPort"] for s in live.outputs["redisSentinels"]]
+    for port in ports:  # the old password is forgotten everywhere, the new one works
+        with pytest.raises(redis.AuthenticationError):
+            rs.client(port, old).ping()
+        assert rs.client(port, new).ping()
     live.stack.ok("preview", live.stack.name, "--expect-no-changes")
 
 

@@ -178,3 +178,24 @@ def test_tls_on_a_stack_not_deployed_yet_is_left_to_the_engine() -> None:
 
     config = RedisConfig.model_validate({"tls": {"enabled": True}, "defaultUser": "disabled"})
     rp.refuse_unrollable_switch(config, nothing)
+
+
+def test_turning_mongo_tls_on_or_off_on_a_deployed_set_is_refused() -> None:
+    from components.mongo_config import MongoConfig
+
+    plaintext = {"mongoUrl": "mongodb://root:x@m0:27017/?replicaSet=rs0"}
+    with_tls = {**plaintext, "mongoCaCert": "-----BEGIN CERTIFICATE-----"}
+    on = MongoConfig.model_validate({"tls": {"enabled": True}})
+    with pytest.raises(InvalidInput) as refused:
+        rp.refuse_mongo_tls_switch(on, lambda: plaintext)
+    assert refused.value.message.startswith("mongo.tls.enabled: turns TLS on")
+    assert "mongodump, `infra down`, `infra up`, mongorestore" in refused.value.details[0]
+    with pytest.raises(InvalidInput, match="turns TLS off"):
+        rp.refuse_mongo_tls_switch(MongoConfig(), lambda: with_tls)
+    rp.refuse_mongo_tls_switch(on, lambda: with_tls)
+    rp.refuse_mongo_tls_switch(on, lambda: {"redisMode": "cluster"})  # no set deployed
+
+    def nothing() -> dict[str, Any]:
+        raise NothingDeployed("nothing is deployed")
+
+    rp.refuse_mongo_tls_switch(on, nothing)

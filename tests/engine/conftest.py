@@ -101,8 +101,13 @@ class Engine:
             start_new_session=True,
         )
 
-    def run(self, *args: str, extra_env: Mapping[str, str | None] = {}) -> Result:
-        return finish(self.start(*args, extra_env=extra_env))
+    def run(
+        self,
+        *args: str,
+        extra_env: Mapping[str, str | None] = {},
+        timeout: float = TIMEOUT_S,
+    ) -> Result:
+        return finish(self.start(*args, extra_env=extra_env), timeout)
 
     def pulumi(self, *args: str) -> Result:
         """The Pulumi CLI itself on the same project and backend (to cross-check `infra`)."""

@@ -28,7 +28,7 @@ import redis
 
 from cli.ops import sentinel as rs
 from components.redis_config import RedisConfig, RedisSentinelExports
-from tests.engine.conftest import RefusingProxy
+from tests.engine.conftest import TIMEOUT_S, RefusingProxy
 from tests.support import dockerenv
 from tests.support.enginestack import TierStack, deployed_stack, sentinel_config
 from tests.support.writeload import Downtime, LoadReport, WriteLoad
@@ -103,7 +103,11 @@ class LiveSentinel:
         try:
             with load:
                 time.sleep(1.0)  # a baseline before the change
-                self.stack.ok(command[0], self.stack.name, *command[1:], "--yes")
+                # One `up` per step: `rotate --admin` is three of them.
+                ups = 3 if "--admin" in command else 1
+                self.stack.ok(
+                    command[0], self.stack.name, *command[1:], "--yes", timeout=ups * TIMEOUT_S
+                )
                 time.sleep(1.0)
         finally:
             nodes.close()

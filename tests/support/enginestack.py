@@ -23,6 +23,7 @@ import yaml
 
 from tests.engine.conftest import (
     REPO,
+    TIMEOUT_S,
     Engine,
     RefusingProxy,
     Result,
@@ -41,11 +42,11 @@ class TierStack:
     docker: docker.DockerClient
     env: dict[str, str | None] = field(default_factory=dict)
 
-    def infra(self, *args: str, **env: str | None) -> Result:
-        return self.engine.run(*args, extra_env={**self.env, **env})
+    def infra(self, *args: str, timeout: float = TIMEOUT_S, **env: str | None) -> Result:
+        return self.engine.run(*args, extra_env={**self.env, **env}, timeout=timeout)
 
-    def ok(self, *args: str, **env: str | None) -> Result:
-        result = self.infra(*args, **env)
+    def ok(self, *args: str, timeout: float = TIMEOUT_S, **env: str | None) -> Result:
+        result = self.infra(*args, timeout=timeout, **env)
         assert result.code == 0, result
         return result
 

@@ -193,8 +193,7 @@ class Monitoring(InfraComponent):
             raise ValueError(f"{name}: Redis targets given without the Redis password")
         if any(t.tls for t in scraped) and redis_ca is None:
             raise ValueError(f"{name}: TLS Redis targets given without the stack's CA")
-        login = (redis_password or "", redis_user)
-        self._exporter(name, ips[1], image, scraped, login, redis_ca)
+        self._exporter(name, ips[1], image, scraped, redis_password or "", redis_user, redis_ca)
         self._alertmanager(name, ips[2], image)
         self._prometheus(name, ips[:3], image, targets)
         if config.dashboard_host_port is not None:
@@ -224,14 +223,14 @@ class Monitoring(InfraComponent):
         ip: str,
         image: docker.RemoteImage,
         targets: list[ScrapeTarget],
-        login: tuple[pulumi.Input[str], str | None],
+        password: pulumi.Input[str],
+        user: str | None,
         ca: pulumi.Input[str] | None,
     ) -> docker.Container:
         """With TLS targets the exporter verifies them with the stack's CA (it
         checks the node's address against the certificate's IP SANs). With
         `redis.defaultUser: disabled` it logs in as infra's user (`-redis.user`),
-        the stack password's owner then."""
-        password, user = login
+        whose password it is then."""
         secret = pulumi.Output.secret(password)
         passwords = secret.apply(lambda pw: password_file(targets, pw))
         options = [] if ca is None else [f"-tls-ca-cert-file={CA_FILE}"]

@@ -30,13 +30,10 @@ def node_health(port: int, tls: bool = False, user: str | None = None) -> str:
     things worse. The password is read from the config file so that it never
     shows up in `docker inspect` (with `user`, from `masterauth`: there is no
     `requirepass` then)."""
-    if user is None:
-        auth = f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' {CONF_PATH})\" "
-    else:
-        auth = f"REDISCLI_AUTH=\"$(sed -n 's/^masterauth //p' {CONF_PATH})\" "
-    login = "" if user is None else f"--user {user} "
+    key, login = ("requirepass", "") if user is None else ("masterauth", f"--user {user} ")
     return (
-        f"{auth}redis-cli --no-auth-warning {login}{cli_tls(tls)}-p {port} ping "
+        f"REDISCLI_AUTH=\"$(sed -n 's/^{key} //p' {CONF_PATH})\" "
+        f"redis-cli --no-auth-warning {login}{cli_tls(tls)}-p {port} ping "
         "| grep -Eq 'PONG|LOADING|MASTERDOWN'"
     )
 
@@ -171,19 +168,17 @@ class RedisCluster(RedisTier):
 
     def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
         nodes = cluster_nodes(self.config, self.site)
-        hooks = self._rolling(name, nodes, password)
+        hooks = self._rolling(name, nodes)
         containers = [
             self._node(name, i, node, images.on(node.host), password, hooks)
             for i, node in enumerate(nodes)
         ]
         init = self._init(
-            name, nodes, images.on(), password, containers, self._scaling(name, nodes, password)
+            name, nodes, images.on(), password, containers, self._scaling(name, nodes)
         )
         self._set_outputs(nodes, password, init)
 
-    def _rolling(
-        self, name: str, nodes: list[dn.Node], password: pulumi.Output[str]
-    ) -> pulumi.ResourceHookBinding | None:
+    def _rolling(self, name: str, nodes: list[dn.Node]) -> pulumi.ResourceHookBinding | None:
         """Replacements roll one node at a time, masters handed over first
         (components/rolling.py); `rollout: all-at-once` lets the engine replace
         them together, as it does by default."""
@@ -322,9 +317,7 @@ class RedisCluster(RedisTier):
         groups = [",".join(n.address for n in nodes[s::shards]) for s in range(shards)]
         return [f"SHARDS={' '.join(groups)}"]
 
-    def _scaling(
-        self, name: str, nodes: list[dn.Node], password: pulumi.Output[str]
-    ) -> pulumi.ResourceHookBinding | None:
+    def _scaling(self, name: str, nodes: list[dn.Node]) -> pulumi.ResourceHookBinding | None:
         """`shards`/`replicas` changed on a live cluster (components/redis_scaling.py):
         the init container is replaced then, after every new node is up and before
         any removed node is deleted, so its `before_create` hook reshapes the cluster

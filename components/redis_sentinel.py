@@ -282,7 +282,7 @@ class RedisSentinel(RedisTier):
 
     def build(self, name: str, images: dn.Images, password: pulumi.Output[str]) -> None:
         layout = self.layout = Layout(self.config, self.site)
-        node_hooks, sentinel_hooks = self._rolling(name, password)
+        node_hooks, sentinel_hooks = self._rolling(name)
         nodes = [
             self._node(name, g, k, images.on(layout.node(g, k).host), password, node_hooks)
             for g, k in layout.members()
@@ -326,7 +326,7 @@ class RedisSentinel(RedisTier):
         return dn.data_volume(logical_name, node.name, self.site.labels, self, provider)
 
     def _rolling(
-        self, name: str, password: pulumi.Output[str]
+        self, name: str
     ) -> tuple[pulumi.ResourceHookBinding | None, pulumi.ResourceHookBinding | None]:
         """Replacements roll one container at a time (components/rolling.py):
         data nodes across all groups, replicas first, each primary handed over
@@ -342,7 +342,7 @@ class RedisSentinel(RedisTier):
         hung on the second node of the removed group)."""
         if self.config.rollout != "rolling":
             return None, None
-        tier = self._handover_tier(name, password)
+        tier = self._handover_tier(name)
         nodes = Roller(
             name,
             hand_over=lambda node: sh.hand_over(tier, node),
@@ -359,7 +359,7 @@ class RedisSentinel(RedisTier):
         )
         return nodes.hooks(), sentinels.hooks()
 
-    def _handover_tier(self, name: str, password: pulumi.Output[str]) -> sh.SentinelTier:
+    def _handover_tier(self, name: str) -> sh.SentinelTier:
         """Resource names -> host endpoints and announced addresses (Sentinel
         replies name nodes and peers by their fixed container addresses)."""
         layout, bind = self.layout, self.site.host_bind

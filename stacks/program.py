@@ -230,9 +230,9 @@ def build_edge(name: str, config: EdgeConfig, wiring: Wiring) -> CloudflareEdge:
 def build_monitoring(name: str, config: MonitoringConfig, wiring: Wiring) -> Monitoring:
     """Built last (`collects_targets`): it scrapes what every other component runs."""
     redis = any(t.exporter == "redis" for t in wiring.targets)
-    # A component of its own with Redis targets (no redis tier): the secret.
-    login = wiring.redis_login or (wiring.secret("redisPassword") if redis else None)
-    password = login if redis else None
+    # infra's current password; a component of its own with Redis targets and
+    # no redis tier: the stack secret.
+    password = (wiring.redis_login or wiring.secret("redisPassword")) if redis else None
     return Monitoring(
         name,
         config,

@@ -246,18 +246,14 @@ def refuse_unrollable_switch(config: RedisConfig, outputs: Callable[[], Mapping[
         return  # not deployed yet
     if deployed.get("redisMode") not in ("cluster", "sentinel"):
         return
-    had_tls = deployed.get("redisCaCert") is not None
-    if had_tls != config.tls.enabled:
-        now, then = ("on", "off") if config.tls.enabled else ("off", "on")
-        raise InvalidInput(
-            f"redis.tls.enabled: turns TLS {now} on a tier deployed with TLS {then}; its "
-            "nodes cannot be switched one at a time (TLS and plaintext nodes do not "
-            "replicate to each other), and every client must switch too",
-            [
-                f"keep redis.tls.enabled: {str(not config.tls.enabled).lower()}, or move "
-                f"the data: {MOVE_THE_DATA}",
-            ],
-        )
+    refuse_tls_switch(
+        "redis",
+        deployed.get("redisCaCert") is not None,
+        config.tls.enabled,
+        "a tier deployed with TLS {then}; its nodes cannot be switched one at a time (TLS "
+        "and plaintext nodes do not replicate to each other)",
+        MOVE_THE_DATA,
+    )
     had_user = "disabled" if deployed.get("redisAdminUser") else "admin"
     if had_user != config.default_user:
         raise InvalidInput(
@@ -280,18 +276,27 @@ def refuse_mongo_tls_switch(config: MongoConfig, outputs: Callable[[], Mapping[s
         return  # not deployed yet
     if "mongoUrl" not in deployed:
         return  # no replica set deployed
-    had_tls = deployed.get("mongoCaCert") is not None
-    if had_tls == config.tls.enabled:
+    refuse_tls_switch(
+        "mongo",
+        deployed.get("mongoCaCert") is not None,
+        config.tls.enabled,
+        "a replica set deployed with TLS {then}; its members cannot be switched one at a "
+        "time (a TLS-only member and a plaintext one do not replicate)",
+        "mongodump, `infra down`, `infra up`, mongorestore",
+    )
+
+
+def refuse_tls_switch(component: str, had_tls: bool, enabled: bool, why: str, route: str) -> None:
+    """`<component>.tls.enabled` differing from what is deployed: exit 2, with
+    `why` (its `{then}`: what the tier was deployed with) and the `route` that
+    moves the data instead."""
+    if had_tls == enabled:
         return
-    now, then = ("on", "off") if config.tls.enabled else ("off", "on")
+    now, then = ("on", "off") if enabled else ("off", "on")
     raise InvalidInput(
-        f"mongo.tls.enabled: turns TLS {now} on a replica set deployed with TLS {then}; "
-        "its members cannot be switched one at a time (a TLS-only member and a "
-        "plaintext one do not replicate), and every client must switch too",
-        [
-            f"keep mongo.tls.enabled: {str(not config.tls.enabled).lower()}, or move the "
-            "data: mongodump, `infra down`, `infra up`, mongorestore",
-        ],
+        f"{component}.tls.enabled: turns TLS {now} on {why.format(then=then)}, and every "
+        "client must switch too",
+        [f"keep {component}.tls.enabled: {str(not enabled).lower()}, or move the data: {route}"],
     )
 
 

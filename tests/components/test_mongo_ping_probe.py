@@ -22,23 +22,9 @@ import bson
 import pytest
 from bson.timestamp import Timestamp
 
+from tests.support.mongo_wire import OP_MSG, op_msg, read_exactly
+
 PROBE = Path(__file__).resolve().parents[2] / "components" / "scripts" / "mongo-ping.sh"
-OP_MSG = 2013
-
-
-def op_msg(doc: dict[str, Any], request_id: int, response_to: int) -> bytes:
-    body = struct.pack("<iB", 0, 0) + bson.encode(doc)
-    return struct.pack("<iiii", 16 + len(body), request_id, response_to, OP_MSG) + body
-
-
-def read_exactly(conn: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = conn.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("closed early")
-        data += chunk
-    return data
 
 
 class StandIn:

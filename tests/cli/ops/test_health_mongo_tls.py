@@ -23,6 +23,7 @@ import pytest
 
 from cli.ops import health
 from components import tls
+from tests.support.mongo_wire import op_msg, read_exactly
 
 PROBE = Path(__file__).resolve().parents[3] / "components" / "scripts" / "mongo-ping.sh"
 SECRET = "mongo-keyfile-text-0123456789abcdefghij"
@@ -35,16 +36,6 @@ def member_cert(
     ca = tls.generated_ca(secret, ca_name)
     period = tls.period_of(date.today(), CONFIG)
     return tls.node_cert(ca, secret, "infra-unit-mongo-0", sans, period)
-
-
-def read_exactly(conn: Any, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = conn.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("closed early")
-        data += chunk
-    return data
 
 
 class TlsStandIn:
@@ -75,9 +66,7 @@ class TlsStandIn:
                     body = read_exactly(conn, length - 16)
                     assert opcode == health.OP_MSG
                     self.received.append(bson.decode(body[5:]))
-                    answer = struct.pack("<iB", 0, 0) + bson.encode(self.reply)
-                    header = struct.pack("<iiii", 16 + len(answer), 7, request_id, health.OP_MSG)
-                    conn.sendall(header + answer)
+                    conn.sendall(op_msg(self.reply, 7, request_id))
             except (OSError, ValueError, AssertionError, struct.error):
                 continue  # the client gave up (refused the certificate) or spoke no OP_MSG
 
